@@ -1,0 +1,40 @@
+"""The HTTP API: REST under /api/v1, health and metrics, and JSON errors for every failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gateway.tickets import MissingDetail, TicketNotFound, TransitionRefused
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+log = logging.getLogger(__name__)
+
+
+def mount_api(app: FastAPI, gw: Gateway) -> None:
+    from gateway.api import system, tickets
+
+    app.include_router(tickets.router)
+    app.include_router(system.router)
+
+    @app.exception_handler(TicketNotFound)
+    async def _not_found(_r: Request, exc: TicketNotFound) -> JSONResponse:
+        return JSONResponse({"detail": f"no ticket {exc}"}, status_code=404)
+
+    @app.exception_handler(TransitionRefused)
+    async def _refused(_r: Request, exc: TransitionRefused) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(MissingDetail)
+    async def _missing(_r: Request, exc: MissingDetail) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _crash(_r: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error in a request")
+        return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)

@@ -1,0 +1,210 @@
+"""REST endpoints for tickets under /api/v1: list, detail, create, validate, assign, transition,
+reply, merge, notes; plus the call log and reference data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlmodel import Session, select
+
+from channels.base import ChannelKind, InboundContact
+from gateway.api.deps import DB, GW, Operator, Staff
+from gateway.api.schemas import Assign, Callback, Merge, Note, Reply, TicketCreate, Transition, Validate
+from gateway.auth import Principal
+from gateway.photos import strip_metadata
+from gateway.queries import TicketFilter, calls, list_tickets, ticket_detail
+from gateway.tickets import Change, Status, TicketNotFound
+from storage.db import session_scope
+from storage.models import AttachmentRow, Ticket
+
+router = APIRouter(prefix="/api/v1", tags=["tickets"])
+
+
+@router.get("/tickets")
+def tickets_list(
+    who: Staff,
+    db: DB,
+    status_: Annotated[list[str] | None, Query(alias="status")] = None,
+    channel: str | None = None,
+    category: str | None = None,
+    utility: str | None = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    f = TicketFilter(status_, channel, category, utility, overdue, q, created_from, created_to,
+                     limit, offset)  # fmt: skip
+    total, items = list_tickets(db, who, f)
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+@router.get("/tickets/{reference}")
+def ticket_get(reference: str, who: Staff, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=who.sees_pii) as s:  # PII views are audit-logged
+        detail = ticket_detail(s, who, reference)
+    if detail is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {reference}")
+    return detail
+
+
+@router.post("/tickets", status_code=status.HTTP_201_CREATED)
+async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, Any]:
+    if gw.config.category(body.category) is None and body.category is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown category {body.category!r}")
+    sender = body.email or body.phone or ""
+    contact = InboundContact(
+        channel=ChannelKind.WEB if body.channel == "web" else ChannelKind.VOICE,
+        external_id=f"api:{body.idempotency_key or uuid.uuid4()}",
+        sender=sender, received_at=gw.clock(), subject=body.subject, body=body.description,
+        sender_name=body.name, meta={"entered_by": who.name, "suppress_ack": "0"},
+    )  # fmt: skip
+    result = await gw.inbox.ingest(contact)
+    if result.ticket_id is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the report could not be registered")
+    if body.phone and body.email or body.location_text or body.category or body.lat is not None:
+        await asyncio.to_thread(_complete_created, gw, result.ticket_id, body, who)
+    return ticket_get(result.reference or "", who, gw)
+
+
+def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principal) -> None:
+    from gateway.inbox import normalise_phone
+    from storage.models import CitizenIdentity
+
+    with session_scope(gw.engine, write=True) as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        gw.tickets.update_details(s, ticket, who.actor(), category=body.category,
+                                  location_text=body.location_text, lat=body.lat, lon=body.lon)  # fmt: skip
+        if body.phone and body.email and ticket.citizen_id is not None:
+            phone = normalise_phone(body.phone, gw.config.gateway.default_region)
+            exists = s.exec(select(CitizenIdentity).where(CitizenIdentity.kind == "phone",
+                                                          CitizenIdentity.value == phone)).first()  # fmt: skip
+            if phone and exists is None:
+                s.add(CitizenIdentity(citizen_id=ticket.citizen_id, kind="phone", value=phone))
+
+
+def _load(s: Session, reference: str) -> Ticket:
+    ticket = s.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
+    if ticket is None:
+        raise TicketNotFound(reference)
+    return ticket
+
+
+@router.post("/tickets/{reference}/validate")
+def ticket_validate(reference: str, body: Validate, who: Operator, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        gw.tickets.update_details(s, ticket, who.actor(), description=body.description,
+                                  location_text=body.location_text, lat=body.lat, lon=body.lon)  # fmt: skip
+        gw.tickets.transition(s, ticket, Status.OPEN, who.actor(),
+                              Change(note=body.note, category=body.category))  # fmt: skip
+    return ticket_get(reference, who, gw)
+
+
+@router.post("/tickets/{reference}/assign")
+def ticket_assign(reference: str, body: Assign, who: Operator, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        gw.tickets.transition(s, ticket, Status.ASSIGNED, who.actor(),
+                              Change(note=body.note, utility=body.utility))  # fmt: skip
+    return ticket_get(reference, who, gw)
+
+
+@router.post("/tickets/{reference}/transition")
+def ticket_transition(reference: str, body: Transition, who: Staff, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        if not who.sees_pii and ticket.utility != who.utility:
+            raise TicketNotFound(reference)
+        gw.tickets.transition(
+            s, ticket, Status(body.to), who.actor(),
+            Change(note=body.note, forwarded_to=body.forwarded_to, duplicate_of=body.duplicate_of,
+                   utility=body.utility, category=body.category),
+        )  # fmt: skip
+    return ticket_get(reference, who, gw)
+
+
+@router.post("/tickets/{reference}/reply", status_code=status.HTTP_202_ACCEPTED)
+def ticket_reply(reference: str, body: Reply, who: Operator, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        row = gw.tickets.reply(s, ticket, who.actor(), body.text)
+        s.flush()
+        return {"outbox_id": row.id, "channel": row.channel, "state": row.state}
+
+
+@router.post("/tickets/{reference}/merge")
+def ticket_merge(reference: str, body: Merge, who: Operator, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        gw.tickets.transition(s, ticket, Status.DUPLICATE, who.actor(),
+                              Change(note=body.note, duplicate_of=body.into))  # fmt: skip
+    return ticket_get(reference, who, gw)
+
+
+@router.post("/tickets/{reference}/notes", status_code=status.HTTP_201_CREATED)
+def ticket_note(reference: str, body: Note, who: Operator, gw: GW) -> dict[str, str]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        gw.tickets.note(s, ticket, who.actor(), body.text, public=body.public)
+    return {"status": "noted"}
+
+
+@router.post("/tickets/{reference}/callback")
+def ticket_callback(reference: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
+    with session_scope(gw.engine, write=True) as s:
+        ticket = _load(s, reference)
+        gw.tickets.mark_callback(s, ticket, who.actor(), body.needed)
+    return {"reference": reference, "needs_callback": body.needed}
+
+
+@router.get("/tickets/{reference}/attachments/{attachment_id}")
+def attachment_get(reference: str, attachment_id: int, who: Staff, gw: GW, db: DB) -> Response:
+    detail_ok = ticket_detail_exists(db, who, reference)
+    att = db.get(AttachmentRow, attachment_id)
+    if not detail_ok or att is None or att.ticket_id != detail_ok:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
+    data = gw.blobs.get(att.sha256)
+    if not who.sees_pii:
+        if att.kind != "photo":
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
+        data = strip_metadata(data) or b""  # never hand a utility the reporter's EXIF/GPS
+    return Response(data, media_type=att.content_type,
+                    headers={"Content-Disposition": f'inline; filename="{_safe(att.filename)}"',
+                             "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+def ticket_detail_exists(db: Session, who: Principal, reference: str) -> int | None:
+    from gateway.queries import get_ticket_row
+
+    row = get_ticket_row(db, who, reference)
+    return int(row.id) if row is not None else None
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in name)[:120]
+
+
+@router.get("/calls", tags=["calls"])
+def call_log(
+    who: Operator, db: DB, since: datetime | None = None, callback: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:  # fmt: skip
+    return {"items": calls(db, since=since, callback_only=callback, limit=limit)}
+
+
+@router.get("/categories", tags=["catalogue"])
+def categories(who: Staff, gw: GW) -> list[dict[str, Any]]:
+    return [c.model_dump(exclude={"keywords"}) for c in gw.config.categories]
+
+
+@router.get("/utilities", tags=["catalogue"])
+def utilities(who: Staff, gw: GW) -> list[dict[str, Any]]:
+    return [{"code": u.code, "name": u.name} for u in gw.config.utilities]

@@ -1,0 +1,215 @@
+"""The composition root: `build_gateway(config)` is the one place that constructs concrete classes;
+`create_app(config)` is the FastAPI factory whose lifespan starts and stops channels and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlmodel import select
+
+from channels.base import Channel, Notifier
+from channels.supervisor import Supervisor
+from gateway.calendar import WorkingCalendar
+from gateway.config import Config
+from gateway.inbox import GatewayInbox
+from gateway.notify import STATUS_LABEL, CitizenNotifier
+from gateway.routing import Router
+from gateway.signing import Signer
+from gateway.tickets import TicketService
+from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, every, worker_id
+from storage.blobs import BlobStore
+from storage.db import make_engine, session_scope
+from storage.models import Ticket
+
+log = logging.getLogger(__name__)
+
+ALL_ROLES = frozenset({"api", "mail", "sms", "sip", "outbox", "sla", "transcribe"})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Gateway:
+    config: Config
+    engine: sa.Engine
+    blobs: BlobStore
+    calendar: WorkingCalendar
+    router: Router
+    signer: Signer
+    tickets: TicketService
+    inbox: GatewayInbox
+    clock: Callable[[], datetime]
+    roles: frozenset[str]
+    channels: list[Channel] = field(default_factory=list)
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    supervisor: Supervisor | None = None
+    outbox: OutboxSender | None = None
+    transcription: TranscriptionWorker | None = None
+    sla: SlaSweeper | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start channels (each failure contained) and the background loops of this process."""
+        self.supervisor = Supervisor(self.channels, self.inbox)
+        await self.supervisor.start()
+        w = self.config.workers
+        if self.outbox is not None:
+            self._tasks.append(asyncio.create_task(
+                every(w.outbox_interval_s, self.outbox.run_once, "outbox")))  # fmt: skip
+        if self.sla is not None:
+            self._tasks.append(asyncio.create_task(
+                every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla")))  # fmt: skip
+        if self.transcription is not None:
+            self._tasks.append(asyncio.create_task(
+                every(w.jobs_interval_s, self.transcription.run_once, "transcribe")))  # fmt: skip
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        for close in reversed(self._closers):
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+        self.engine.dispose()
+
+    async def status_lookup(self, digits: str) -> str | None:
+        """For the hotline's keypad: the digits of a reference → its status key, or None."""
+        return await asyncio.to_thread(self._status_by_digits, digits)
+
+    def _status_by_digits(self, digits: str) -> str | None:
+        digits = "".join(ch for ch in digits if ch.isdigit())
+        if len(digits) < 5:
+            return None
+        year, number = (digits[:4], digits[4:]) if len(digits) > 6 else (None, digits)
+        with session_scope(self.engine) as s:
+            query = select(Ticket).where(Ticket.reference.endswith(f"-{int(number):06d}"))  # type: ignore[attr-defined]
+            if year:
+                query = query.where(Ticket.reference.contains(f"-{year}-"))  # type: ignore[attr-defined]
+            ticket = s.exec(query.order_by(Ticket.id.desc())).first()  # type: ignore[union-attr]
+        return ticket.status if ticket and ticket.status in STATUS_LABEL else None
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(path).expanduser().absolute()
+
+
+def build_gateway(
+    config: Config,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    roles: Iterable[str] = ALL_ROLES,
+    engine: sa.Engine | None = None,
+) -> Gateway:
+    roles = frozenset(roles)
+    unknown = roles - ALL_ROLES
+    if unknown:
+        raise ValueError(f"unknown roles: {', '.join(sorted(unknown))}")
+    engine = engine or make_engine(config.database_url())
+    data_dir = _absolute(config.gateway.data_dir)
+    blobs = BlobStore(data_dir / "blobs")
+    calendar = WorkingCalendar(config.business_hours, config.sla, config.tz())
+    router = Router(config)
+    signer = Signer(config.secret())
+    notifier = CitizenNotifier(config, signer, clock)
+    tickets = TicketService(config, calendar, router, notifier, clock)
+    inbox = GatewayInbox(config, engine, blobs, tickets, signer, clock)
+    gw = Gateway(config, engine, blobs, calendar, router, signer, tickets, inbox, clock, roles)
+
+    if config.mail.enabled:
+        from mail.notifier import MailNotifier
+
+        gw.notifiers["email"] = MailNotifier(config.mail)
+        if "mail" in roles:
+            from mail.channel import MailChannel
+
+            gw.channels.append(MailChannel(config.mail, clock=clock))
+    if config.sms.enabled and ("sms" in roles):
+        # The modem has exactly one owner: the process that runs the sms role also sends SMS.
+        from sms.channel import SmsChannel
+        from sms.modem import Modem
+        from sms.notifier import SmsNotifier
+
+        sms_settings = config.sms.model_copy(update={"device": str(_absolute(config.sms.device))})
+        modem = Modem(sms_settings, clock=clock)
+        gw.channels.append(SmsChannel(sms_settings, modem, clock=clock))
+        gw.notifiers["sms"] = SmsNotifier(sms_settings, modem, clock=clock)
+    if config.sip.enabled and "sip" in roles:
+        from voicemail.channel import VoicemailChannel
+        from voicemail.settings import HoursKind
+
+        sip_settings = config.sip.model_copy(
+            update={"state_dir": _absolute(config.sip.state_dir)}
+        )
+        gw.channels.append(VoicemailChannel(
+            sip_settings,
+            hours=lambda at: HoursKind(calendar.hours_kind(at).value),
+            status_lookup=gw.status_lookup,
+            has_speech=_speech_gate(config),
+            clock=clock,
+        ))  # fmt: skip
+    if "outbox" in roles and gw.notifiers:
+        gw.outbox = OutboxSender(engine, blobs, gw.notifiers, clock,
+                                 max_attempts=config.workers.outbox_max_attempts)  # fmt: skip
+    if "sla" in roles:
+        gw.sla = SlaSweeper(engine, tickets)
+    if ("transcribe" in roles and config.transcription.enabled
+            and config.workers.transcribe_in_process):  # fmt: skip
+        gw.transcription = TranscriptionWorker(
+            engine, blobs, tickets, lambda: _load_transcriber(config), clock,
+            worker_id(config.gateway.instance_name),
+        )  # fmt: skip
+    return gw
+
+
+def _speech_gate(config: Config) -> Callable[[bytes, int], bool] | None:
+    if not config.transcription.vad:
+        return None
+    from voicemail.vad import has_speech
+
+    return has_speech
+
+
+def _load_transcriber(config: Config) -> Any:
+    from voicemail.transcribe import load_transcriber
+
+    return load_transcriber(config.transcription)
+
+
+def create_app(config: Config, *, gateway: Gateway | None = None, **build: Any) -> FastAPI:
+    gw = gateway or build_gateway(config, **build)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    from gateway.api import mount_api
+
+    app = FastAPI(
+        title="Sistem48",
+        version="0.1.0",
+        description="Contact gateway of the municipal call centre: tickets from calls, SMS and e-mail.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    mount_api(app, gw)
+    return app

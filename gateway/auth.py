@@ -1,0 +1,102 @@
+"""Staff identities: API tokens (stored as sha256), passwords (argon2), roles and lockout."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from gateway.tickets import Actor
+from storage.models import ApiToken, StaffUser
+
+ROLES = ("admin", "operator", "utility", "app")
+STAFF_ROLES = ("admin", "operator", "utility")
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: str
+    utility: str | None = None
+
+    @property
+    def sees_pii(self) -> bool:
+        return self.role in ("admin", "operator")
+
+    def actor(self) -> Actor:
+        return Actor(self.name, self.role, self.utility)
+
+
+class AuthError(Exception):
+    pass
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a fast hash is enough (no dictionary to attack), unlike passwords.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, name: str, role: str, utility: str | None = None) -> str:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if role == "utility" and not utility:
+        raise AuthError("a utility token needs --utility")
+    token = "s48_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, token_hash=_token_hash(token), role=role, utility=utility))
+    return token
+
+
+def principal_for_token(session: Session, token: str, now: datetime) -> Principal | None:
+    row = session.exec(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked == False)  # noqa: E712
+    ).first()
+    if row is None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now
+        session.add(row)
+    return Principal(row.name, row.role, row.utility)
+
+
+def add_user(session: Session, *, username: str, password: str, role: str,
+             utility: str | None = None) -> StaffUser:  # fmt: skip
+    if role not in STAFF_ROLES:
+        raise AuthError(f"unknown role {role!r}; one of {', '.join(STAFF_ROLES)}")
+    if role == "utility" and not utility:
+        raise AuthError("a utility user needs --utility")
+    if len(password) < 10:
+        raise AuthError("password must have at least 10 characters")
+    user = StaffUser(username=username, password_hash=_hasher.hash(password), role=role,
+                     utility=utility)  # fmt: skip
+    session.add(user)
+    return user
+
+
+def check_password(
+    session: Session, username: str, password: str, now: datetime, *, max_failures: int,
+    lockout: timedelta,
+) -> Principal:  # fmt: skip
+    """The user's principal, or AuthError; repeated failures lock the account for `lockout`."""
+    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    if user is None:
+        _hasher.hash(password)  # same work as a real check: no user enumeration by timing
+        raise AuthError("wrong username or password")
+    if user.locked_until is not None and user.locked_until > now:
+        raise AuthError("account locked after repeated failures; try again later")
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= max_failures:
+            user.locked_until, user.failed_logins = now + lockout, 0
+        session.add(user)
+        raise AuthError("wrong username or password") from None
+    user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+    return Principal(user.username, user.role, user.utility)

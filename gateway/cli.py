@@ -1,0 +1,298 @@
+"""The `sistem48` command: run, db upgrade, check-config, users and tokens, inject, modem demo, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.config import Config, ConfigError, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Sistem48 contact gateway for a municipal call centre.")  # fmt: skip
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+user_app = typer.Typer(no_args_is_help=True, help="Staff users of the web UI.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+inject_app = typer.Typer(no_args_is_help=True, help="Feed a contact through the same ingest as the channels.")
+modem_app = typer.Typer(no_args_is_help=True, help="The simulated GSM modem (Gammu dummy driver).")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(inject_app, name="inject")
+app.add_typer(modem_app, name="modem")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML file; default: the embedded defaults",
+                 envvar="SISTEM48_CONFIG", exists=False),
+]  # fmt: skip
+
+
+def _config(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(f"config error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _upgrade(config: Config) -> None:
+    from storage.db import upgrade
+
+    upgrade(config.database_url())
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    only: Annotated[str | None, typer.Option(help="comma-separated roles: api,mail,sms,sip,outbox,sla,transcribe")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the gateway: migrations, channels, workers, API and web UI."""
+    _logging(verbose)
+    cfg = _config(config)
+    _upgrade(cfg)
+    from gateway.app import ALL_ROLES, build_gateway, create_app
+
+    roles = frozenset(r.strip() for r in only.split(",")) if only else ALL_ROLES
+    try:
+        gw = build_gateway(cfg, roles=roles)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if "api" in roles and cfg.http.enabled:
+        import uvicorn
+
+        server = uvicorn.Server(uvicorn.Config(create_app(cfg, gateway=gw), host=cfg.http.host,
+                                               port=cfg.http.port, log_level="info",
+                                               access_log=False))  # fmt: skip
+        typer.echo(f"Sistem48 on http://{cfg.http.host}:{cfg.http.port}  (API docs: /docs)")
+        server.run()
+    else:
+        asyncio.run(_run_headless(gw))
+
+
+async def _run_headless(gw: Any) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await gw.start()
+    try:
+        await stop.wait()
+    finally:
+        await gw.stop()
+
+
+@app.command()
+def worker(
+    config: ConfigOpt = None,
+    transcribe: Annotated[bool, typer.Option("--transcribe", help="take transcription jobs")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """A separate worker process (several may share one PostgreSQL)."""
+    _logging(verbose)
+    cfg = _config(config).model_copy(deep=True)
+    cfg.workers.transcribe_in_process = transcribe
+    from gateway.app import build_gateway
+
+    roles = {"transcribe"} if transcribe else {"outbox"}
+    asyncio.run(_run_headless(build_gateway(cfg, roles=roles)))
+
+
+@app.command("check-config")
+def check_config(config: Annotated[Path | None, typer.Argument(help="TOML file")] = None) -> None:
+    """Validate a config file; print the catalogue and the SMS part count of every template."""
+    cfg = _config(config)
+    typer.echo(f"ok: {config or 'embedded defaults'}")
+    typer.echo(f"  database: {cfg.database_url().split('@')[-1]}")
+    typer.echo(f"  {len(cfg.utilities)} utilities, {len(cfg.categories)} categories")
+    for name in ("mail", "sms", "sip", "transcription"):
+        typer.echo(f"  [{name}] {'enabled' if getattr(cfg, name).enabled else 'disabled'}")
+    _template_parts(cfg)
+
+
+def _template_parts(cfg: Config) -> None:
+    from gateway.notify import SMS_TEMPLATES, render
+    from sms.codec import count_parts
+
+    sample = {"ref": f"{cfg.gateway.reference_prefix}-2026-000123", "due": "24.11. 15:30",
+              "utility": "JKP Vodovod i kanalizacija", "note": "nedostaje adresa",
+              "where": "Republička direkcija za puteve", "original": "S48-2026-000100",
+              "label": "u radu", "due_part": " Rok: 24.11. 15:30.", "text": "Hvala na prijavi."}  # fmt: skip
+    typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
+    for kind, template in SMS_TEMPLATES.items():
+        counts = [count_parts(render(template, script, **sample), cfg.sms.encoding_policy)
+                  for script in ("latin", "cyrillic")]  # fmt: skip
+        flag = "" if all(c.parts == 1 for c in counts) else "   <- more than one part"
+        typer.echo(f"    {kind:13} {counts[0].parts} ({counts[0].encoding}) / "
+                   f"{counts[1].parts} ({counts[1].encoding}){flag}")  # fmt: skip
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create or migrate the schema (Alembic)."""
+    cfg = _config(config)
+    _upgrade(cfg)
+    typer.echo("database is up to date")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin | operator | utility")] = "operator",
+    utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="SISTEM48_NEW_PASSWORD")] = "",
+    config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Add a staff user for the web UI."""
+    from gateway.auth import AuthError, add_user
+    from storage.db import make_engine, session_scope
+
+    cfg = _config(config)
+    _check_utility(cfg, role, utility)
+    _upgrade(cfg)
+    try:
+        with session_scope(make_engine(cfg.database_url()), write=True) as s:
+            add_user(s, username=username, password=password, role=role, utility=utility)
+    except AuthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"user {username} ({role}) added")
+
+
+def _check_utility(cfg: Config, role: str, utility: str | None) -> None:
+    if utility is not None and cfg.utility(utility) is None:
+        codes = ", ".join(u.code for u in cfg.utilities)
+        typer.echo(f"error: unknown utility {utility!r}; one of: {codes}", err=True)
+        raise typer.Exit(2)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin | operator | utility | app")],
+    utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    config: ConfigOpt = None,
+) -> None:
+    """Create an API token; it is shown once and stored hashed."""
+    from gateway.auth import AuthError, create_token
+    from storage.db import make_engine, session_scope
+
+    cfg = _config(config)
+    _check_utility(cfg, role, utility)
+    _upgrade(cfg)
+    try:
+        with session_scope(make_engine(cfg.database_url()), write=True) as s:
+            token = create_token(s, name=name, role=role, utility=utility)
+    except AuthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
+
+
+def _ingest(cfg: Config, contact: Any) -> None:
+    from gateway.app import build_gateway
+
+    _upgrade(cfg)
+    gw = build_gateway(cfg, roles=set())
+    result = gw.inbox.ingest_sync(contact)
+    gw.engine.dispose()
+    what = "duplicate of" if result.duplicate else ("new ticket" if result.created else "added to")
+    typer.echo(f"{what} {result.reference or '(no ticket: ' + ('quarantined' if result.quarantined else 'kept') + ')'}")
+
+
+@inject_app.command("mail")
+def inject_mail(file: Path, config: ConfigOpt = None) -> None:
+    """Ingest an RFC 5322 message from a file, as if it arrived by SMTP."""
+    from mail.parse import contact_from_bytes
+
+    cfg = _config(config)
+    raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    contact = contact_from_bytes(raw, received_at=datetime.now(UTC),
+                                 rcpt_tos=cfg.mail.accept_addresses[:1])  # fmt: skip
+    _ingest(cfg, contact)
+
+
+@inject_app.command("sms")
+def inject_sms(number: str, text: str, config: ConfigOpt = None) -> None:
+    """Ingest an SMS text directly (bypassing the modem)."""
+    import hashlib
+
+    from channels.base import ChannelKind, InboundContact
+
+    cfg = _config(config)
+    now = datetime.now(UTC)
+    digest = hashlib.sha256(f"{number}|{now.isoformat()}|{text}".encode()).hexdigest()
+    _ingest(cfg, InboundContact(channel=ChannelKind.SMS, external_id=f"cli:{digest}",
+                                sender=number, received_at=now, body=text))  # fmt: skip
+
+
+@modem_app.command("inject")
+def modem_inject(
+    text: str,
+    sender: Annotated[str, typer.Option("--from", help="the citizen's number")] = "+381641234567",
+    config: ConfigOpt = None,
+) -> None:
+    """Put an incoming SMS into the simulated modem (multipart when long)."""
+    from sms.simulator import inject_incoming
+
+    cfg = _config(config)
+    parts = inject_incoming(Path(cfg.sms.device), sender, text)
+    typer.echo(f"injected {parts} part(s) from {sender}")
+
+
+@modem_app.command("sent")
+def modem_sent(config: ConfigOpt = None) -> None:
+    """List the SMS the gateway sent through the simulated modem."""
+    from sms.simulator import list_sent
+
+    cfg = _config(config)
+    for sms in list_sent(Path(cfg.sms.device)):
+        typer.echo(f"{sms.when:%Y-%m-%d %H:%M:%S} → {sms.recipient}: {sms.text}")
+
+
+@app.command()
+def transcribe(
+    ticket: Annotated[str, typer.Option("--ticket", help="reference, e.g. S48-2026-000123")],
+    config: ConfigOpt = None,
+) -> None:
+    """Re-run transcription of a ticket's voicemail now (queues nothing; writes a new transcript)."""
+    from sqlmodel import select
+
+    from gateway.app import build_gateway
+    from storage.db import session_scope
+    from storage.models import AttachmentRow, Ticket
+
+    cfg = _config(config)
+    _upgrade(cfg)
+    gw = build_gateway(cfg, roles={"transcribe"})
+    with session_scope(gw.engine) as s:
+        row = s.exec(select(Ticket).where(Ticket.reference == ticket)).first()
+        audio = s.exec(select(AttachmentRow).where(AttachmentRow.ticket_id == (row.id if row else -1),
+                                                   AttachmentRow.kind == "audio")).all()  # fmt: skip
+    if not audio or gw.transcription is None:
+        typer.echo(f"error: no voicemail on {ticket} (or transcription disabled)", err=True)
+        raise typer.Exit(1)
+    for att in audio:
+        assert att.id is not None
+        result = gw.transcription.transcribe_attachment(att.id)
+        typer.echo(f"{att.filename}: {'no speech' if not result.has_speech else result.text}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,249 @@
+"""The only config reader: TOML (tomllib) → pydantic models with extra="forbid"; secrets from env vars.
+
+A bad file stops start-up with one line naming the key and the problem (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mail.settings import MailSettings
+from sms.settings import SmsSettings
+from voicemail.settings import SipSettings
+from voicemail.transcription_settings import TranscriptionSettings
+
+
+class ConfigError(Exception):
+    """One line: where in the file, and what is wrong."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewaySettings(_Strict):
+    data_dir: Path = Path("var")
+    timezone: str = "Europe/Belgrade"
+    reference_prefix: str = "S48"
+    public_base_url: str = "http://127.0.0.1:8048"
+    secret_env: str = "SISTEM48_SECRET"  # HMAC key for signed Message-IDs, session cookies, tokens
+    default_region: str = "RS"
+    instance_name: str = "sistem48"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("reference_prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if not value.isalnum() or not value.isupper() or len(value) > 6:
+            raise ValueError("must be 1-6 upper-case letters/digits, e.g. S48")
+        return value
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite:///var/sistem48.db"
+    url_env: str | None = None  # e.g. "SISTEM48_DATABASE_URL": takes precedence when set
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql")):
+            raise ValueError("only sqlite:///PATH and postgresql+psycopg://… URLs are supported")
+        return value
+
+
+class HttpSettings(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8048, ge=0, le=65535)
+    secure_cookies: bool = False  # set true behind HTTPS
+    session_hours: float = 12
+    login_max_failures: int = 5
+    login_lockout_minutes: float = 15
+    map_tiles_url: str | None = None  # e.g. a municipal tile server; no map when unset (offline)
+
+
+def _parse_span(value: str) -> tuple[time, time]:
+    try:
+        start_s, end_s = value.split("-")
+        start, end = time.fromisoformat(start_s.strip()), time.fromisoformat(end_s.strip())
+    except ValueError as exc:
+        raise ValueError(f"expected 'HH:MM-HH:MM', got {value!r}") from exc
+    if not start < end:
+        raise ValueError(f"span {value!r} ends before it starts")
+    return start, end
+
+
+class BusinessHoursSettings(_Strict):
+    monday: str | None = "07:30-15:30"
+    tuesday: str | None = "07:30-15:30"
+    wednesday: str | None = "07:30-15:30"
+    thursday: str | None = "07:30-15:30"
+    friday: str | None = "07:30-15:30"
+    saturday: str | None = None
+    sunday: str | None = None
+    holidays_country: str = "RS"
+    extra_holidays: list[str] = []  # ISO dates: the municipality's own day, a slava
+    extra_working_days: list[str] = []  # ISO dates that work although the calendar says holiday
+
+    @field_validator("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    @classmethod
+    def _span(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_span(value)
+        return value
+
+    def spans(self) -> dict[int, tuple[time, time]]:
+        days = [self.monday, self.tuesday, self.wednesday, self.thursday, self.friday,
+                self.saturday, self.sunday]
+        return {i: _parse_span(v) for i, v in enumerate(days) if v}
+
+
+class SlaSettings(_Strict):
+    default_hours: int = Field(default=48, gt=0)
+    # "working_days": the hours run on working days only (weekends and holidays don't count);
+    # "business_hours": they run only inside business hours.
+    clock: Literal["working_days", "business_hours"] = "working_days"
+    sweep_interval_s: float = 60
+    escalation_emails: list[str] = []  # coordinator; the utility and its own chain come from [[utilities]]
+
+
+class UtilitySettings(_Strict):
+    code: str
+    name: str
+    emails: list[str] = []  # work orders go here; replies from these addresses update them
+    escalation_emails: list[str] = []  # utility → coordinator → mayor's office, in order
+    webhook_url: str | None = None
+    webhook_secret_env: str | None = None
+
+
+class CategorySettings(_Strict):
+    code: str
+    name: str
+    utility: str
+    sla_hours: int = Field(default=48, gt=0)
+    keywords: list[str] = []  # any script, with or without diacritics; prefixes match word starts
+    open311_group: str | None = None
+
+
+class WorkerSettings(_Strict):
+    outbox_interval_s: float = 1.0
+    outbox_max_attempts: int = 8
+    jobs_interval_s: float = 1.0
+    transcribe_in_process: bool = True  # `sistem48 run` transcribes; false when separate workers do
+
+
+class Config(_Strict):
+    gateway: GatewaySettings = GatewaySettings()
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    sla: SlaSettings = SlaSettings()
+    workers: WorkerSettings = WorkerSettings()
+    utilities: list[UtilitySettings] = []
+    categories: list[CategorySettings] = []
+    mail: MailSettings = MailSettings()
+    sms: SmsSettings = SmsSettings()
+    sip: SipSettings = SipSettings()
+    transcription: TranscriptionSettings = TranscriptionSettings()
+
+    @model_validator(mode="after")
+    def _catalogue_consistent(self) -> Config:
+        codes = {u.code for u in self.utilities}
+        if len(codes) != len(self.utilities):
+            raise ValueError("utilities: duplicate code")
+        seen: set[str] = set()
+        for i, cat in enumerate(self.categories):
+            if cat.utility not in codes:
+                raise ValueError(f"categories[{i}].utility: unknown utility {cat.utility!r}")
+            if cat.code in seen:
+                raise ValueError(f"categories[{i}].code: duplicate {cat.code!r}")
+            seen.add(cat.code)
+        return self
+
+    # -- derived values ------------------------------------------------------------------
+    def database_url(self) -> str:
+        if self.database.url_env and os.environ.get(self.database.url_env):
+            return os.environ[self.database.url_env]
+        url = self.database.url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url.removeprefix("sqlite:///")
+            if rel != ":memory:":
+                return "sqlite:///" + str(Path(rel).absolute())
+        return url
+
+    def secret(self) -> bytes:
+        """The HMAC key: from the environment, else generated once into the data directory."""
+        value = os.environ.get(self.gateway.secret_env)
+        if value:
+            return value.encode()
+        path = self.gateway.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+    def category(self, code: str | None) -> CategorySettings | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def utility(self, code: str | None) -> UtilitySettings | None:
+        return next((u for u in self.utilities if u.code == code), None)
+
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.gateway.timezone)
+
+
+def _location(err: Any) -> str:
+    return ".".join(str(p) for p in err["loc"]) or "(top level)"
+
+
+def _one_line(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    where = _location(err)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (typo?)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {where}: {msg}{more}"
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, source)) from None
+
+
+EMBEDDED_DEFAULTS = Path(__file__).parent / "defaults" / "config.example.toml"
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a TOML file; None gives the embedded defaults (the shipped example, catalogue included)."""
+    if path is None:
+        path = EMBEDDED_DEFAULTS
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path))

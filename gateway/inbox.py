@@ -1,0 +1,390 @@
+"""The single ingestion entry (channels, API, CLI): blobs first, then one transaction that matches the
+citizen, threads or opens a ticket and queues the acknowledgement. Re-delivery returns the same ticket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import phonenumbers
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from channels.base import (
+    Attachment,
+    CallOutcome,
+    CallRecord,
+    ChannelKind,
+    DeliveryReport,
+    DeliveryState,
+    InboundContact,
+    IngestResult,
+)
+from gateway.config import Config
+from gateway.keywords import Keyword, find_reference, parse_keyword
+from gateway.notify import SMS_TEMPLATES, STATUS_LABEL, render
+from gateway.photos import PHOTO_TYPES, gps_from_photo
+from gateway.signing import REFERENCE, Signer
+from gateway.text import mask_email, mask_phone, script_of
+from gateway.tickets import THREADABLE, Actor, TicketService
+from storage.blobs import BlobStore
+from storage.db import session_scope
+from storage.models import (
+    AttachmentRow,
+    CallLog,
+    Citizen,
+    CitizenIdentity,
+    Message,
+    OutboxMessage,
+    Ticket,
+)
+from storage.queue import enqueue_job
+
+log = logging.getLogger(__name__)
+
+NO_TICKET_AUTO = frozenset({"bounce", "mdn"})
+
+
+def normalise_phone(raw: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_sender(sender: str) -> str:
+    return mask_email(sender) if "@" in sender else mask_phone(sender)
+
+
+class GatewayInbox:
+    """Implements channels.base.Inbox on the database; blocking work runs in worker threads."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: sa.Engine,
+        blobs: BlobStore,
+        tickets: TicketService,
+        signer: Signer,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.blobs = blobs
+        self.tickets = tickets
+        self.notifier = tickets.notifier
+        self.signer = signer
+        self.clock = clock
+
+    # -- Inbox protocol ----------------------------------------------------------------------
+    async def ingest(self, contact: InboundContact) -> IngestResult:
+        return await asyncio.to_thread(self.ingest_sync, contact)
+
+    async def record_delivery(self, report: DeliveryReport) -> None:
+        await asyncio.to_thread(self.record_delivery_sync, report)
+
+    async def record_call(self, call: CallRecord) -> None:
+        await asyncio.to_thread(self.record_call_sync, call)
+
+    # -- ingest ------------------------------------------------------------------------------
+    def ingest_sync(self, contact: InboundContact) -> IngestResult:
+        raw_sha = self.blobs.put(contact.raw) if contact.raw is not None else None
+        stored = [(a, self.blobs.put(a.data)) for a in contact.attachments]
+        for attempt in range(2):
+            try:
+                with session_scope(self.engine, write=True) as s:
+                    result = self._ingest_in(s, contact, raw_sha, stored)
+                break
+            except sa.exc.IntegrityError:
+                # Two deliveries of the same message raced; the loser finds the winner's row.
+                if attempt:
+                    raise
+        log.info(
+            "ingested %s %s from %s: ticket %s%s",
+            contact.channel, contact.external_id[:24], mask_sender(contact.sender),
+            result.reference, " (duplicate)" if result.duplicate else "",
+        )  # fmt: skip
+        return result
+
+    def _ingest_in(
+        self,
+        s: Session,
+        contact: InboundContact,
+        raw_sha: str | None,
+        stored: list[tuple[Attachment, str]],
+    ) -> IngestResult:
+        existing = s.exec(
+            select(Message).where(
+                Message.channel == contact.channel.value,
+                Message.external_id == contact.external_id,
+            )
+        ).first()
+        if existing is not None:
+            ref = s.get(Ticket, existing.ticket_id).reference if existing.ticket_id else None  # type: ignore[union-attr]
+            return IngestResult(existing.ticket_id, ref, created=False, duplicate=True,
+                                message_id=existing.id,
+                                quarantined=existing.quarantine_reason is not None)  # fmt: skip
+
+        meta = dict(contact.meta)
+        quarantine = meta.pop("quarantine", None)
+        auto = meta.get("auto") or None
+        quoted = meta.pop("quoted", None)
+        citizen = None if quarantine else self._citizen(s, contact)
+        message = Message(
+            direction="in", channel=contact.channel.value, external_id=contact.external_id,
+            citizen_id=citizen.id if citizen else None, subject=contact.subject,
+            body=contact.body, quoted=quoted, raw_sha256=raw_sha,
+            received_at=contact.received_at, quarantine_reason=quarantine, auto=auto, meta=meta,
+        )  # fmt: skip
+        if quarantine or auto in NO_TICKET_AUTO or citizen is None and not contact.attachments:
+            s.add(message)
+            s.flush()
+            self._attachments(s, None, message, stored)
+            return IngestResult(None, None, created=False, duplicate=False,
+                                message_id=message.id, quarantined=quarantine is not None)  # fmt: skip
+
+        keyword = None
+        if contact.channel in (ChannelKind.SMS, ChannelKind.EMAIL):
+            first_line = contact.body.strip().splitlines()[0] if contact.body.strip() else ""
+            keyword = parse_keyword(first_line, self.config.gateway.reference_prefix)
+            if contact.channel == ChannelKind.EMAIL and keyword and keyword.command != "not_fixed":
+                keyword = None  # in mail only "NIJE" means something; STATUS/STOP are plain words
+        if keyword and keyword.command in ("status", "stop", "start") and citizen is not None:
+            return self._keyword(s, contact, citizen, message, keyword)
+
+        ticket = self._thread(s, contact, citizen, keyword)
+        created = ticket is None
+        script = script_of(f"{contact.subject or ''} {contact.body}")
+        if citizen is not None and contact.body.strip():
+            citizen.script = script
+            s.add(citizen)
+        if ticket is None:
+            ticket = self.tickets.open_ticket(
+                s, channel=contact.channel.value, citizen_id=citizen.id if citizen else None,
+                description=contact.body, subject=contact.subject, script=script,
+                after_hours=meta.get("after_hours") == "1",
+            )  # fmt: skip
+        else:
+            self.tickets.note(s, ticket, CITIZEN, "citizen wrote again",
+                              kind="message")  # fmt: skip
+            self.tickets.citizen_replied(s, ticket, not_fixed=keyword is not None
+                                         and keyword.command == "not_fixed")  # fmt: skip
+        message.ticket_id = ticket.id
+        s.add(message)
+        s.flush()
+        self._attachments(s, ticket, message, stored)
+        if created:
+            self.notifier.acknowledge(s, ticket, suppress=meta.get("suppress_ack") == "1")
+        return IngestResult(ticket.id, ticket.reference, created=created, duplicate=False,
+                            message_id=message.id)  # fmt: skip
+
+    def _citizen(self, s: Session, contact: InboundContact) -> Citizen | None:
+        if contact.channel == ChannelKind.EMAIL or "@" in contact.sender:
+            kind, value = "email", contact.sender.strip().lower()
+        else:
+            kind = "phone"
+            normalised = normalise_phone(contact.sender, self.config.gateway.default_region)
+            if normalised is None:
+                return None  # anonymous caller, alphanumeric sender: nobody to match or answer
+            value = normalised
+        if not value:
+            return None
+        identity = s.exec(
+            select(CitizenIdentity).where(CitizenIdentity.kind == kind,
+                                          CitizenIdentity.value == value)
+        ).first()  # fmt: skip
+        if identity is not None:
+            citizen = s.get(Citizen, identity.citizen_id)
+            if citizen is not None and contact.sender_name and not citizen.name:
+                citizen.name = contact.sender_name
+            return citizen
+        citizen = Citizen(name=contact.sender_name, created_at=self.clock())
+        s.add(citizen)
+        s.flush()
+        assert citizen.id is not None
+        s.add(CitizenIdentity(citizen_id=citizen.id, kind=kind, value=value,
+                              created_at=self.clock()))  # fmt: skip
+        s.flush()
+        return citizen
+
+    def _hinted_references(self, s: Session, contact: InboundContact) -> list[str]:
+        refs: list[str] = []
+        for hint in contact.thread_hints:
+            ref = (
+                self.signer.reference_from_message_id(hint)
+                or self.signer.reference_from_plus_token(hint)
+            )
+            if ref is None and (m := REFERENCE.search(hint)) and "@" not in hint:
+                ref = m.group(1).upper()
+            if ref is None and "@" in hint:
+                ticket_id = s.exec(
+                    select(Message.ticket_id).where(Message.external_id == hint.strip("<>"))
+                ).first()
+                if ticket_id:
+                    ticket = s.get(Ticket, ticket_id)
+                    ref = ticket.reference if ticket else None
+            if ref and ref not in refs:
+                refs.append(ref)
+        if contact.channel == ChannelKind.SMS:
+            ref = find_reference(contact.body, self.config.gateway.reference_prefix)
+            if ref and ref not in refs:
+                refs.append(ref)
+        return refs
+
+    def _thread(
+        self, s: Session, contact: InboundContact, citizen: Citizen | None, keyword: Keyword | None
+    ) -> Ticket | None:
+        """The reporter's open ticket this contact belongs to, or None for a new ticket."""
+        if citizen is None or contact.channel == ChannelKind.VOICE:
+            return None
+        threadable = [st.value for st in THREADABLE]
+        for ref in self._hinted_references(s, contact):
+            ticket = s.exec(select(Ticket).where(Ticket.reference == ref)).first()
+            # Only a participant may add to a ticket: a known reference alone is not enough.
+            if ticket and ticket.citizen_id == citizen.id and ticket.status in threadable:
+                return ticket
+        if contact.channel == ChannelKind.SMS:
+            window = timedelta(hours=self.config.sms.thread_window_hours)
+            statuses = ["resolved"] if keyword and keyword.command == "not_fixed" else threadable
+            recent = s.exec(
+                select(Ticket)
+                .where(Ticket.citizen_id == citizen.id)
+                .where(col(Ticket.status).in_(statuses))
+                .where(col(Ticket.updated_at) >= contact.received_at - window)
+                .order_by(col(Ticket.updated_at).desc())
+            ).first()
+            return recent
+        return None
+
+    def _keyword(
+        self, s: Session, contact: InboundContact, citizen: Citizen, message: Message,
+        keyword: Keyword,
+    ) -> IngestResult:  # fmt: skip
+        identity = s.exec(
+            select(CitizenIdentity).where(CitizenIdentity.citizen_id == citizen.id,
+                                          CitizenIdentity.kind == "phone")
+        ).first()  # fmt: skip
+        route = ("sms", identity.value) if identity else None
+        ticket: Ticket | None = None
+        if keyword.command in ("stop", "start") and identity is not None:
+            identity.opted_out = keyword.command == "stop"
+            s.add(identity)
+            if keyword.command == "stop":
+                # One last confirmation, as every SMS service must; nothing after it.
+                s.add(OutboxMessage(kind="stop", channel="sms", recipient=identity.value,
+                                    body=_stop_text(citizen.script), created_at=self.clock(),
+                                    next_attempt_at=self.clock()))  # fmt: skip
+        elif keyword.command == "status":
+            ref = keyword.reference
+            ticket = s.exec(select(Ticket).where(Ticket.reference == ref)).first() if ref else None
+            if ticket is None and ref is None:
+                ticket = s.exec(
+                    select(Ticket).where(Ticket.citizen_id == citizen.id)
+                    .order_by(col(Ticket.id).desc())
+                ).first()  # fmt: skip
+            if ticket is not None and route is not None:
+                self.notifier.queue_for_citizen(
+                    s, ticket, "status_reply", route=route,
+                    label=STATUS_LABEL.get(ticket.status, ticket.status),
+                )  # fmt: skip
+            elif route is not None:
+                s.add(OutboxMessage(kind="status_reply", channel="sms", recipient=route[1],
+                                    body=_unknown_text(citizen.script, ref or "?"),
+                                    created_at=self.clock(), next_attempt_at=self.clock()))  # fmt: skip
+        owned = ticket is not None and ticket.citizen_id == citizen.id
+        message.ticket_id = ticket.id if owned and ticket else None
+        s.add(message)
+        s.flush()
+        return IngestResult(message.ticket_id, ticket.reference if owned and ticket else None,
+                            created=False, duplicate=False, message_id=message.id)  # fmt: skip
+
+    def _attachments(
+        self, s: Session, ticket: Ticket | None, message: Message,
+        stored: list[tuple[Attachment, str]],
+    ) -> None:  # fmt: skip
+        for att, sha in stored:
+            kind = "file"
+            lat = lon = None
+            if att.content_type.lower() in PHOTO_TYPES:
+                kind = "photo"
+                gps = gps_from_photo(att.data)
+                if gps:
+                    lat, lon = gps
+            elif att.content_type.lower().startswith("audio/"):
+                kind = "audio"
+            row = AttachmentRow(
+                ticket_id=ticket.id if ticket else None, message_id=message.id,
+                filename=att.filename, content_type=att.content_type, size=len(att.data),
+                sha256=sha, kind=kind, lat=lat, lon=lon, created_at=self.clock(),
+            )  # fmt: skip
+            s.add(row)
+            s.flush()
+            if ticket is not None and lat is not None and ticket.lat is None:
+                ticket.lat, ticket.lon = lat, lon
+                s.add(ticket)
+            if ticket is not None and kind == "audio" and self.config.transcription.enabled:
+                enqueue_job(s, "transcribe", {"ticket_id": ticket.id, "attachment_id": row.id},
+                            self.clock())  # fmt: skip
+
+    # -- delivery reports and calls ----------------------------------------------------------
+    def record_delivery_sync(self, report: DeliveryReport) -> None:
+        with session_scope(self.engine, write=True) as s:
+            query = select(OutboxMessage).where(OutboxMessage.channel == report.channel.value)
+            if report.channel == ChannelKind.EMAIL and report.provider_ref:
+                mid = report.provider_ref.strip("<>")
+                query = query.where(col(OutboxMessage.message_id_header) == f"<{mid}>")
+            else:
+                query = query.where(
+                    OutboxMessage.recipient == report.recipient,
+                    OutboxMessage.provider_ref == report.provider_ref,
+                    col(OutboxMessage.sent_at) >= report.reported_at - timedelta(days=3),
+                )
+            row = s.exec(query.order_by(col(OutboxMessage.id).desc())).first()
+            if row is not None:
+                row.delivery = report.state.value
+                row.meta = {**row.meta, "delivery_detail": report.detail[:500]}
+                s.add(row)
+            if report.state == DeliveryState.FAILED and report.channel == ChannelKind.EMAIL:
+                identity = s.exec(
+                    select(CitizenIdentity).where(CitizenIdentity.kind == "email",
+                                                  CitizenIdentity.value == report.recipient.lower())
+                ).first()  # fmt: skip
+                if identity is not None:
+                    identity.undeliverable = True
+                    identity.undeliverable_reason = report.detail[:500] or "bounced"
+                    s.add(identity)
+
+    def record_call_sync(self, call: CallRecord) -> None:
+        with session_scope(self.engine, write=True) as s:
+            row = s.exec(select(CallLog).where(CallLog.call_id == call.call_id)).first()
+            caller = normalise_phone(call.caller, self.config.gateway.default_region) or call.caller
+            if row is None:
+                row = CallLog(call_id=call.call_id, caller=caller, called=call.called,
+                              started_at=call.started_at, outcome=call.outcome.value)  # fmt: skip
+            row.duration_s = call.duration_s
+            row.outcome = call.outcome.value
+            row.after_hours = call.after_hours
+            row.detail = call.detail[:500]
+            row.needs_callback = call.outcome == CallOutcome.MISSED and caller.startswith("+")
+            ticket_id = s.exec(
+                select(Message.ticket_id).where(Message.channel == "voice",
+                                                Message.external_id == call.call_id)
+            ).first()  # fmt: skip
+            row.ticket_id = ticket_id
+            s.add(row)
+
+
+CITIZEN = Actor("reporter", "citizen")
+
+
+def _stop_text(script: str) -> str:
+    return render(SMS_TEMPLATES["stop"], script)
+
+
+def _unknown_text(script: str, ref: str) -> str:
+    return render(SMS_TEMPLATES["unknown_ref"], script, ref=ref)

@@ -1,0 +1,184 @@
+"""Read models for the API and UI. The work-order view for utilities is built from queries that
+never touch the citizen tables, and its free text has phone numbers and e-mail addresses masked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from gateway.auth import Principal
+from gateway.text import mask_pii
+from storage.models import (
+    AttachmentRow,
+    CallLog,
+    Citizen,
+    CitizenIdentity,
+    Message,
+    OutboxMessage,
+    PiiAccess,
+    Ticket,
+    TicketEvent,
+    TranscriptRow,
+)
+
+# Columns a utility may see. citizen_id is deliberately absent.
+WORK_ORDER_COLUMNS = (
+    Ticket.id, Ticket.reference, Ticket.status, Ticket.channel, Ticket.category, Ticket.utility,
+    Ticket.subject, Ticket.description, Ticket.location_text, Ticket.lat, Ticket.lon,
+    Ticket.created_at, Ticket.validated_at, Ticket.assigned_at, Ticket.resolved_at,
+    Ticket.closed_at, Ticket.due_at, Ticket.overdue, Ticket.sla_hours, Ticket.resolution_note,
+    Ticket.updated_at,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    status: list[str] | None = None
+    channel: str | None = None
+    category: str | None = None
+    utility: str | None = None
+    overdue: bool | None = None
+    text: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _row_dict(row: Any, principal: Principal) -> dict[str, Any]:
+    data = dict(row._mapping) if hasattr(row, "_mapping") else row.model_dump()
+    if not principal.sees_pii:
+        data.pop("citizen_id", None)
+        for key in ("subject", "description", "resolution_note", "location_text"):
+            if data.get(key):
+                data[key] = mask_pii(data[key])
+    return data
+
+
+def list_tickets(session: Session, principal: Principal, f: TicketFilter) -> tuple[int, list[dict[str, Any]]]:
+    if principal.sees_pii:
+        query: Any = select(Ticket)
+    else:
+        query = select(*WORK_ORDER_COLUMNS).where(Ticket.utility == principal.utility)
+        query = query.where(col(Ticket.status).notin_(["received", "discarded", "duplicate"]))
+    conditions: list[Any] = []
+    if f.status:
+        conditions.append(col(Ticket.status).in_(f.status))
+    if f.channel:
+        conditions.append(Ticket.channel == f.channel)
+    if f.category:
+        conditions.append(Ticket.category == f.category)
+    if f.utility:
+        conditions.append(Ticket.utility == f.utility)
+    if f.overdue is not None:
+        conditions.append(Ticket.overdue == f.overdue)
+    if f.created_from:
+        conditions.append(col(Ticket.created_at) >= f.created_from)
+    if f.created_to:
+        conditions.append(col(Ticket.created_at) < f.created_to)
+    if f.text:
+        needle = f"%{f.text.strip()}%"
+        conditions.append(sa.or_(col(Ticket.reference).ilike(needle),
+                                 col(Ticket.subject).ilike(needle),
+                                 col(Ticket.description).ilike(needle)))  # fmt: skip
+    for cond in conditions:
+        query = query.where(cond)
+    count_query = select(func.count()).select_from(query.order_by(None).subquery())
+    total = session.exec(count_query).one()
+    rows = session.exec(
+        query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(f.limit).offset(f.offset)
+    ).all()  # fmt: skip
+    return total, [_row_dict(r, principal) for r in rows]
+
+
+def get_ticket_row(session: Session, principal: Principal, reference: str) -> Any | None:
+    if principal.sees_pii:
+        return session.exec(select(Ticket).where(Ticket.reference == reference)).first()
+    return session.exec(
+        select(*WORK_ORDER_COLUMNS)
+        .where(Ticket.reference == reference, Ticket.utility == principal.utility)
+        .where(col(Ticket.status).notin_(["received", "discarded", "duplicate"]))
+    ).first()
+
+
+def ticket_detail(session: Session, principal: Principal, reference: str) -> dict[str, Any] | None:
+    row = get_ticket_row(session, principal, reference)
+    if row is None:
+        return None
+    data = _row_dict(row, principal)
+    ticket_id = data["id"]
+    events_q = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+    if not principal.sees_pii:
+        events_q = events_q.where(col(TicketEvent.kind).in_(["status", "note", "escalation"]))
+    events = session.exec(events_q.order_by(col(TicketEvent.at), col(TicketEvent.id))).all()
+    data["events"] = [
+        {**e.model_dump(exclude={"ticket_id"}),
+         "note": mask_pii(e.note) if e.note and not principal.sees_pii else e.note}
+        for e in events
+    ]  # fmt: skip
+    attachments = session.exec(
+        select(AttachmentRow).where(AttachmentRow.ticket_id == ticket_id)
+        .order_by(col(AttachmentRow.id))
+    ).all()  # fmt: skip
+    data["attachments"] = [
+        a.model_dump(include={"id", "filename", "content_type", "size", "kind", "phase", "created_at"})
+        for a in attachments
+        if principal.sees_pii or a.kind == "photo"
+    ]
+    transcripts = session.exec(
+        select(TranscriptRow).where(TranscriptRow.ticket_id == ticket_id)
+        .order_by(col(TranscriptRow.id))
+    ).all()  # fmt: skip
+    if principal.sees_pii:
+        data["transcripts"] = [t.model_dump() for t in transcripts]
+        data["messages"] = [
+            m.model_dump(exclude={"meta"}) for m in session.exec(
+                select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.id))
+            ).all()
+        ]  # fmt: skip
+        data["outbound"] = [
+            o.model_dump(include={"id", "kind", "channel", "recipient", "subject", "body", "state",
+                                  "delivery", "attempts", "last_error", "created_at", "sent_at"})
+            for o in session.exec(
+                select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)
+                .order_by(col(OutboxMessage.id))
+            ).all()
+        ]  # fmt: skip
+        data["reporter"] = reporter(session, data.get("citizen_id"))
+        session.add(PiiAccess(actor=f"{principal.role}:{principal.name}", ticket_id=ticket_id,
+                              citizen_id=data.get("citizen_id"), what="ticket detail"))  # fmt: skip
+    return data
+
+
+def reporter(session: Session, citizen_id: int | None) -> dict[str, Any] | None:
+    if citizen_id is None:
+        return None
+    citizen = session.get(Citizen, citizen_id)
+    identities = session.exec(
+        select(CitizenIdentity).where(CitizenIdentity.citizen_id == citizen_id)
+    ).all()
+    return {
+        "name": citizen.name if citizen else None,
+        "identities": [
+            i.model_dump(include={"kind", "value", "opted_out", "undeliverable"}) for i in identities
+        ],
+        "ticket_count": session.exec(
+            select(func.count()).select_from(Ticket).where(Ticket.citizen_id == citizen_id)
+        ).one(),
+    }
+
+
+def calls(session: Session, *, since: datetime | None, callback_only: bool,
+          limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    query = select(CallLog)
+    if since:
+        query = query.where(col(CallLog.started_at) >= since)
+    if callback_only:
+        query = query.where(CallLog.needs_callback == True)  # noqa: E712
+    rows = session.exec(query.order_by(col(CallLog.started_at).desc()).limit(limit)).all()
+    return [r.model_dump() for r in rows]

@@ -1,0 +1,94 @@
+"""Serbian text helpers: script detection, Cyrillic ↔ Latin transliteration, diacritic folding, masking.
+
+Written by hand: the Serbian alphabets map one-to-one (Vuk's and Gaj's), a table is all it takes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CYR_TO_LAT = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "đ", "е": "e", "ж": "ž", "з": "z",
+    "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "ć", "у": "u", "ф": "f", "х": "h", "ц": "c",
+    "ч": "č", "џ": "dž", "ш": "š",
+}  # fmt: skip
+_LAT_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ"}
+_LAT_TO_CYR = {v: k for k, v in _CYR_TO_LAT.items() if len(v) == 1}
+_FOLD = {"č": "c", "ć": "c", "ž": "z", "š": "s", "đ": "dj"}
+
+
+def script_of(text: str) -> str:
+    """'cyrillic' when most letters are Cyrillic, else 'latin'."""
+    cyr = sum(1 for ch in text if "\u0400" <= ch <= "\u04ff")
+    lat = sum(1 for ch in text if ch.isascii() and ch.isalpha() or ch in "čćžšđČĆŽŠĐ")
+    return "cyrillic" if cyr > lat else "latin"
+
+
+def cyr_to_lat(text: str) -> str:
+    out = []
+    for ch in text:
+        low = ch.lower()
+        lat = _CYR_TO_LAT.get(low)
+        if lat is None:
+            out.append(ch)
+        elif ch != low:
+            out.append(lat[0].upper() + lat[1:])
+        else:
+            out.append(lat)
+    return "".join(out)
+
+
+def lat_to_cyr(text: str) -> str:
+    """Gaj's Latin to Vuk's Cyrillic. Digraphs lj/nj/dž always become one letter, which is right for
+    the gateway's own templates (the only text it converts); URLs and references are never passed in."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair.lower() in _LAT_DIGRAPHS:
+            cyr = _LAT_DIGRAPHS[pair.lower()]
+            out.append(cyr.upper() if pair[0].isupper() else cyr)
+            i += 2
+            continue
+        ch = text[i]
+        cyr = _LAT_TO_CYR.get(ch.lower())
+        out.append(ch if cyr is None else (cyr.upper() if ch.isupper() else cyr))
+        i += 1
+    return "".join(out)
+
+
+def fold(text: str) -> str:
+    """Lower-case Latin without diacritics: one form for Cyrillic, Latin and 'shisana latinica'."""
+    low = cyr_to_lat(text.lower())
+    out = "".join(_FOLD.get(ch, ch) for ch in low)
+    decomposed = unicodedata.normalize("NFKD", out)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# Serbian and international numbers as people write them: +381 64 123 4567, 064/123-45-67, 011 3334444
+_PHONE = re.compile(r"(?<![\w/])(?:\+|00)?\d(?:[\s./-]?\d){7,13}(?![\w/])")
+
+
+def mask_pii(text: str) -> str:
+    """Hide e-mail addresses and phone numbers in free text shown to utilities."""
+    text = _EMAIL.sub("[e-mail skriven]", text)
+    return _PHONE.sub("[telefon skriven]", text)
+
+
+def mask_phone(e164: str) -> str:
+    return e164[:4] + "…" + e164[-2:] if len(e164) > 6 else "…"
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return (local[:1] + "…@" + domain) if domain else "…"

@@ -1,0 +1,379 @@
+"""TicketService: the only writer of ticket state. A literal transition table; every change writes a
+TicketEvent and, where the citizen must hear of it, an outbox row — in the caller's transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from gateway.calendar import WorkingCalendar
+from gateway.config import Config
+from gateway.notify import CitizenNotifier
+from gateway.routing import Router
+from storage.models import OutboxMessage, Ticket, TicketCounter, TicketEvent
+
+
+class Status(StrEnum):
+    RECEIVED = "received"  # registered on arrival; voicemail drafts; incomplete reports
+    OPEN = "open"  # validated by an operator: the SLA clock runs
+    ASSIGNED = "assigned"  # work order sent to a utility
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    WAITING = "waiting"  # clock paused, with a reason (waiting for the citizen, for weather …)
+    FORWARDED = "forwarded"  # outside the municipality's competence, with where it went
+    DUPLICATE = "duplicate"
+    DISCARDED = "discarded"  # spam, empty voicemail, prank
+
+
+S = Status
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.RECEIVED: frozenset({S.OPEN, S.WAITING, S.FORWARDED, S.DUPLICATE, S.DISCARDED}),
+    S.OPEN: frozenset({S.ASSIGNED, S.WAITING, S.RESOLVED, S.FORWARDED, S.DUPLICATE, S.DISCARDED}),
+    S.ASSIGNED: frozenset({S.IN_PROGRESS, S.RESOLVED, S.WAITING, S.OPEN, S.FORWARDED}),
+    S.IN_PROGRESS: frozenset({S.RESOLVED, S.WAITING, S.ASSIGNED}),
+    S.WAITING: frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.DISCARDED, S.CLOSED}),
+    S.RESOLVED: frozenset({S.CLOSED, S.OPEN}),  # OPEN = the citizen says "not fixed"
+    S.FORWARDED: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+    S.DUPLICATE: frozenset(),
+    S.DISCARDED: frozenset(),
+}
+CLOCK_RUNNING = frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS})
+TERMINAL = frozenset({S.CLOSED, S.DUPLICATE, S.DISCARDED})
+# Where a reply from the citizen may still thread in (a resolved ticket can be reopened).
+THREADABLE = frozenset(set(Status) - TERMINAL - {S.FORWARDED})
+
+
+class TicketError(Exception):
+    """Base for errors the API maps to HTTP statuses."""
+
+
+class TicketNotFound(TicketError):
+    pass
+
+
+class TransitionRefused(TicketError):
+    """The transition is not in the table (HTTP 409)."""
+
+
+class MissingDetail(TicketError):
+    """The transition is allowed but needs something (a category, a note, …) (HTTP 422)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    name: str
+    role: str  # system | admin | operator | utility | citizen
+    utility: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.name}"
+
+
+SYSTEM = Actor("gateway", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a transition needs besides the target status."""
+
+    note: str | None = None
+    category: str | None = None
+    utility: str | None = None
+    forwarded_to: str | None = None
+    duplicate_of: str | None = None  # reference of the ticket this one duplicates
+    reopen: bool = False
+
+
+class TicketService:
+    def __init__(
+        self,
+        config: Config,
+        calendar: WorkingCalendar,
+        router: Router,
+        notifier: CitizenNotifier,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.config = config
+        self.calendar = calendar
+        self.router = router
+        self.notifier = notifier
+        self.clock = clock
+
+    # -- creation ---------------------------------------------------------------------------
+    def _next_reference(self, session: Session, now: datetime) -> str:
+        year = now.astimezone(self.calendar.tz).year
+        # One row per year, incremented in the same transaction: on PostgreSQL the UPDATE takes a
+        # row lock, on SQLite the write transaction is already exclusive.
+        bumped = session.execute(
+            sa.update(TicketCounter)
+            .where(TicketCounter.year == year)  # type: ignore[arg-type]
+            .values(last=TicketCounter.last + 1)
+            .returning(TicketCounter.last)
+        ).scalar_one_or_none()
+        if bumped is None:
+            session.add(TicketCounter(year=year, last=1))
+            session.flush()
+            bumped = 1
+        return f"{self.config.gateway.reference_prefix}-{year}-{bumped:06d}"
+
+    def open_ticket(
+        self,
+        session: Session,
+        *,
+        channel: str,
+        citizen_id: int | None,
+        description: str,
+        subject: str | None = None,
+        script: str = "latin",
+        after_hours: bool = False,
+        actor: Actor = SYSTEM,
+        location_text: str | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
+        category: str | None = None,
+    ) -> Ticket:
+        now = self.clock()
+        ticket = Ticket(
+            reference=self._next_reference(session, now),
+            public_token=secrets.token_urlsafe(9),
+            channel=channel,
+            status=Status.RECEIVED,
+            subject=subject,
+            description=description,
+            suggested_category=self.router.suggest(f"{subject or ''}\n{description}"),
+            citizen_id=citizen_id,
+            script=script,
+            after_hours=after_hours,
+            location_text=location_text,
+            lat=lat,
+            lon=lon,
+            category=category if self.config.category(category) else None,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        session.flush()
+        self._event(session, ticket, actor, "status", None, Status.RECEIVED, "registered")
+        return ticket
+
+    # -- transitions ------------------------------------------------------------------------
+    def transition(
+        self, session: Session, ticket: Ticket, to: Status, actor: Actor, change: Change = Change()
+    ) -> Ticket:
+        now = self.clock()
+        current = Status(ticket.status)
+        if to not in TRANSITIONS[current]:
+            raise TransitionRefused(f"{ticket.reference}: {current} → {to} is not allowed")
+        self._check_actor(ticket, to, actor)
+        if current == S.WAITING:
+            self._resume_clock(ticket, now)
+
+        if to == S.OPEN and current == S.RESOLVED:
+            ticket.escalation_level += 1
+            ticket.resolved_at = None
+            ticket.due_at = self.calendar.add_working_hours(now, ticket.sla_hours or 24)
+            ticket.overdue = False
+        elif to == S.OPEN and ticket.validated_at is None:
+            code = change.category or ticket.category or ticket.suggested_category
+            if code is None or self.config.category(code) is None:
+                raise MissingDetail("validation needs a known category")
+            self._apply_category(ticket, code)
+            ticket.validated_at = now
+            ticket.due_at = self.calendar.add_working_hours(now, ticket.sla_hours or 48)
+        elif to == S.OPEN and change.category:
+            self._apply_category(ticket, change.category)
+        elif to == S.ASSIGNED:
+            code = change.utility or ticket.utility
+            if code is None or self.config.utility(code) is None:
+                raise MissingDetail("assignment needs a known utility")
+            ticket.utility = code
+            ticket.assigned_at = now
+        elif to == S.RESOLVED:
+            if not change.note:
+                raise MissingDetail("resolving needs a resolution note")
+            ticket.resolution_note = change.note
+            ticket.resolved_at = now
+        elif to == S.CLOSED:
+            ticket.closed_at = now
+        elif to == S.WAITING:
+            if not change.note:
+                raise MissingDetail("waiting needs a reason")
+            ticket.waiting_reason = change.note
+            ticket.paused_at = now
+        elif to == S.FORWARDED:
+            if not change.forwarded_to:
+                raise MissingDetail("forwarding needs where it went")
+            ticket.forwarded_to = change.forwarded_to
+        elif to == S.DUPLICATE:
+            original = self._find_original(session, ticket, change.duplicate_of)
+            ticket.duplicate_of_id = original.id
+            self._event(
+                session, original, actor, "merge", None, None,
+                f"{ticket.reference} merged as a duplicate", public=False,
+            )  # fmt: skip
+        elif to == S.DISCARDED:
+            if not change.note:
+                raise MissingDetail("discarding needs a reason")
+            ticket.discard_reason = change.note
+
+        ticket.status = to
+        ticket.updated_at = now
+        session.add(ticket)
+        public = to not in (S.DISCARDED,)
+        self._event(session, ticket, actor, "status", current, to, change.note, public=public)
+        self.notifier.status_changed(session, ticket, current, to, change)
+        return ticket
+
+    def _check_actor(self, ticket: Ticket, to: Status, actor: Actor) -> None:
+        if actor.role != "utility":
+            return
+        if ticket.utility != actor.utility:
+            raise TicketNotFound(ticket.reference)  # a utility must not learn other tickets exist
+        if to not in (S.IN_PROGRESS, S.RESOLVED, S.OPEN):
+            raise TransitionRefused(f"a utility cannot move a work order to {to}")
+
+    def _apply_category(self, ticket: Ticket, code: str) -> None:
+        route = self.router.route(code)
+        ticket.category = route.category
+        ticket.sla_hours = route.sla_hours
+        if ticket.utility is None:
+            ticket.utility = route.utility
+
+    def _resume_clock(self, ticket: Ticket, now: datetime) -> None:
+        if ticket.paused_at is not None and ticket.due_at is not None:
+            paused = self.calendar.working_time_between(ticket.paused_at, now)
+            ticket.due_at = self.calendar.add_working_hours(
+                ticket.due_at, paused / timedelta(hours=1)
+            )
+        ticket.paused_at = None
+        ticket.waiting_reason = None
+
+    def _find_original(self, session: Session, ticket: Ticket, reference: str | None) -> Ticket:
+        if not reference:
+            raise MissingDetail("a duplicate needs the reference of the original ticket")
+        original = session.exec(select(Ticket).where(Ticket.reference == reference)).first()
+        if original is None:
+            raise MissingDetail(f"no ticket {reference}")
+        if original.id == ticket.id:
+            raise MissingDetail("a ticket cannot duplicate itself")
+        return original
+
+    # -- other changes ----------------------------------------------------------------------
+    def update_details(
+        self,
+        session: Session,
+        ticket: Ticket,
+        actor: Actor,
+        *,
+        description: str | None = None,
+        category: str | None = None,
+        location_text: str | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
+    ) -> Ticket:
+        notes = []
+        if description is not None and description != ticket.description:
+            ticket.description = description
+            notes.append("description edited")
+        if category is not None and category != ticket.category:
+            if self.config.category(category) is None:
+                raise MissingDetail(f"unknown category {category!r}")
+            ticket.category = category
+            ticket.sla_hours = self.router.route(category).sla_hours
+            notes.append(f"category {category}")
+        if location_text is not None:
+            ticket.location_text = location_text
+            notes.append("location edited")
+        if lat is not None and lon is not None:
+            ticket.lat, ticket.lon = lat, lon
+        ticket.updated_at = self.clock()
+        session.add(ticket)
+        if notes:
+            self._event(session, ticket, actor, "edit", None, None, "; ".join(notes))
+        return ticket
+
+    def reply(self, session: Session, ticket: Ticket, actor: Actor, text: str) -> OutboxMessage:
+        """A staff member's answer to the reporter, on the channel the reporter used."""
+        row = self.notifier.queue_for_citizen(session, ticket, "reply", automatic=False, text=text)
+        if row is None:
+            raise MissingDetail("the reporter cannot be reached (no number/address, STOP or bounces)")
+        self._event(session, ticket, actor, "reply", None, None, text)
+        return row
+
+    def suggest_category(self, session: Session, ticket: Ticket, text: str) -> None:
+        suggestion = self.router.suggest(text)
+        if suggestion and suggestion != ticket.suggested_category:
+            ticket.suggested_category = suggestion
+            session.add(ticket)
+
+    def note(self, session: Session, ticket: Ticket, actor: Actor, text: str, *,
+             public: bool = False, kind: str = "note") -> None:  # fmt: skip
+        self._event(session, ticket, actor, kind, None, None, text, public=public)
+
+    def mark_callback(self, session: Session, ticket: Ticket, actor: Actor, needed: bool) -> None:
+        ticket.needs_callback = needed
+        session.add(ticket)
+        self._event(session, ticket, actor, "callback", None, None,
+                    "call back requested" if needed else "called back")  # fmt: skip
+
+    def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool) -> None:
+        """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it."""
+        ticket.updated_at = self.clock()
+        session.add(ticket)
+        if not_fixed and ticket.status == S.RESOLVED:
+            self.transition(
+                session, ticket, S.OPEN, Actor("reporter", "citizen"),
+                Change(note="the citizen reports it is not fixed", reopen=True),
+            )  # fmt: skip
+            self.notifier.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
+
+    # -- SLA -----------------------------------------------------------------------------------
+    def sweep_overdue(self, session: Session) -> list[Ticket]:
+        """Mark every running ticket past its deadline overdue once, and queue the escalation."""
+        now = self.clock()
+        due = session.exec(
+            select(Ticket)
+            .where(Ticket.status.in_([s.value for s in CLOCK_RUNNING]))  # type: ignore[attr-defined]
+            .where(Ticket.overdue == False)  # noqa: E712
+            .where(Ticket.due_at != None)  # noqa: E711
+            .where(Ticket.due_at < now)  # type: ignore[operator]
+            .with_for_update(skip_locked=True)
+        ).all()
+        for ticket in due:
+            ticket.overdue = True
+            ticket.escalation_level += 1
+            session.add(ticket)
+            self._event(session, ticket, SYSTEM, "escalation", None, None,
+                        f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed")  # fmt: skip
+            self.notifier.escalate(session, ticket, "deadline passed")
+        return list(due)
+
+    # -- events ---------------------------------------------------------------------------------
+    def _event(
+        self,
+        session: Session,
+        ticket: Ticket,
+        actor: Actor,
+        kind: str,
+        from_status: str | None,
+        to_status: str | None,
+        note: str | None,
+        *,
+        public: bool = False,
+    ) -> None:
+        assert ticket.id is not None
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id, at=self.clock(), actor=actor.label, kind=kind,
+                from_status=from_status, to_status=to_status, note=note, public=public,
+            )
+        )  # fmt: skip

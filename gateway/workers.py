@@ -1,0 +1,230 @@
+"""Background loops owned by the app lifespan: outbox sender, transcription jobs, SLA sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from channels.base import (
+    Attachment,
+    ChannelKind,
+    DeliveryFailed,
+    Notification,
+    Notifier,
+)
+from gateway.tickets import SYSTEM, TicketService
+from storage.blobs import BlobStore
+from storage.db import session_scope
+from storage.models import AttachmentRow, CitizenIdentity, OutboxMessage, Ticket, TranscriptRow
+from storage.queue import claim_jobs, claim_outbox, fail_job, finish_job, settle_outbox
+
+log = logging.getLogger(__name__)
+
+
+def worker_id(instance: str) -> str:
+    return f"{instance}@{socket.gethostname()}:{os.getpid()}"
+
+
+class OutboxSender:
+    """Hands queued messages to the notifier of their channel; temporary failures are retried."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        blobs: BlobStore,
+        notifiers: Mapping[str, Notifier],
+        clock: Callable[[], datetime],
+        *,
+        max_attempts: int = 8,
+    ) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.notifiers = notifiers
+        self.clock = clock
+        self.max_attempts = max_attempts
+
+    async def run_once(self, limit: int = 20) -> int:
+        rows = await asyncio.to_thread(
+            claim_outbox, self.engine, self.clock(), limit=limit, channels=list(self.notifiers)
+        )
+        for row in rows:
+            await self._send(row)
+        return len(rows)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        assert row.id is not None
+        blocked = await asyncio.to_thread(self._blocked_reason, row)
+        if blocked:
+            await asyncio.to_thread(
+                settle_outbox, self.engine, row.id, self.clock(), sent=False, error=blocked,
+                permanent=True,
+            )  # fmt: skip
+            return
+        notification = Notification(
+            outbox_id=row.id, channel=ChannelKind(row.channel), recipient=row.recipient,
+            body=row.body, subject=row.subject, automatic=row.automatic,
+            in_reply_to=row.in_reply_to,
+            references=tuple(r for r in (row.references or "").split() if r),
+            message_id=row.message_id_header,
+            attachments=await asyncio.to_thread(self._attachments, row),
+            meta={k: str(v) for k, v in row.meta.items()},
+            ticket_reference=await asyncio.to_thread(self._reference, row),
+        )  # fmt: skip
+        try:
+            receipt = await self.notifiers[row.channel].send(notification)
+        except DeliveryFailed as exc:
+            log.warning("outbox %s via %s failed (%s): %s", row.id, row.channel,
+                        "permanent" if exc.permanent else "will retry", exc.reason)  # fmt: skip
+            await asyncio.to_thread(
+                settle_outbox, self.engine, row.id, self.clock(), sent=False, error=exc.reason,
+                permanent=exc.permanent, max_attempts=self.max_attempts,
+            )  # fmt: skip
+            return
+        except Exception as exc:  # a notifier bug must not stop the loop; the row is retried
+            log.exception("outbox %s via %s crashed", row.id, row.channel)
+            await asyncio.to_thread(
+                settle_outbox, self.engine, row.id, self.clock(), sent=False,
+                error=f"{type(exc).__name__}: {exc}", max_attempts=self.max_attempts,
+            )  # fmt: skip
+            return
+        await asyncio.to_thread(
+            settle_outbox, self.engine, row.id, self.clock(), sent=True,
+            provider_ref=receipt.provider_ref if receipt else None,
+        )  # fmt: skip
+
+    def _blocked_reason(self, row: OutboxMessage) -> str | None:
+        """An opted-out number or a bouncing address gets nothing (except the STOP confirmation)."""
+        kind = {"sms": "phone", "email": "email"}.get(row.channel)
+        with session_scope(self.engine) as s:
+            identity = s.exec(
+                select(CitizenIdentity).where(CitizenIdentity.kind == kind,
+                                              CitizenIdentity.value == row.recipient)
+            ).first()  # fmt: skip
+        if identity is None:
+            return None
+        if identity.opted_out and row.kind != "stop":
+            return "recipient opted out (STOP)"
+        if identity.undeliverable and row.automatic:
+            return "recipient address bounces"
+        return None
+
+    def _reference(self, row: OutboxMessage) -> str | None:
+        if row.ticket_id is None:
+            return None
+        with session_scope(self.engine) as s:
+            ticket = s.get(Ticket, row.ticket_id)
+            return ticket.reference if ticket else None
+
+    def _attachments(self, row: OutboxMessage) -> tuple[Attachment, ...]:
+        return tuple(
+            Attachment(a["filename"], a["content_type"], self.blobs.get(a["sha256"]))
+            for a in row.meta.get("attachments", [])
+        )
+
+
+class TranscriptionWorker:
+    """Claims transcription jobs, runs the engine in a thread, stores the transcript."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        blobs: BlobStore,
+        tickets: TicketService,
+        transcriber_factory: Callable[[], Any],
+        clock: Callable[[], datetime],
+        worker: str,
+    ) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.tickets = tickets
+        self._factory = transcriber_factory
+        self._transcriber: Any = None
+        self.clock = clock
+        self.worker = worker
+
+    def transcriber(self) -> Any:
+        if self._transcriber is None:
+            self._transcriber = self._factory()  # the model loads once per process, on first use
+        return self._transcriber
+
+    async def run_once(self, limit: int = 2) -> int:
+        jobs = await asyncio.to_thread(
+            claim_jobs, self.engine, ["transcribe"], self.worker, self.clock(), limit=limit
+        )
+        await asyncio.gather(*(self._run(job.id, job.payload) for job in jobs if job.id))
+        return len(jobs)
+
+    async def _run(self, job_id: int, payload: dict[str, Any]) -> None:
+        try:
+            await asyncio.to_thread(self.transcribe_attachment, int(payload["attachment_id"]))
+        except Exception as exc:
+            log.exception("transcription job %s failed", job_id)
+            await asyncio.to_thread(fail_job, self.engine, job_id, self.clock(),
+                                    f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return
+        await asyncio.to_thread(finish_job, self.engine, job_id, self.clock())
+
+    def transcribe_attachment(self, attachment_id: int) -> TranscriptRow:
+        from voicemail.transcribe import read_wav_pcm16
+
+        with session_scope(self.engine) as s:
+            att = s.get(AttachmentRow, attachment_id)
+            if att is None or att.ticket_id is None:
+                raise LookupError(f"attachment {attachment_id} is gone")
+            sha, ticket_id = att.sha256, att.ticket_id
+        pcm, rate = read_wav_pcm16(self.blobs.get(sha))
+        transcript = self.transcriber().transcribe(pcm, rate)
+        with session_scope(self.engine, write=True) as s:
+            ticket = s.get(Ticket, ticket_id)
+            assert ticket is not None
+            row = TranscriptRow(
+                ticket_id=ticket_id, attachment_id=attachment_id, engine=transcript.engine,
+                text=transcript.text, has_speech=transcript.has_speech,
+                low_confidence=transcript.low_confidence, data=transcript.to_json(),
+                created_at=self.clock(),
+            )  # fmt: skip
+            s.add(row)
+            if transcript.text and not ticket.description.strip():
+                ticket.description = transcript.text
+            self.tickets.suggest_category(s, ticket, transcript.text)
+            verdict = "no speech" if not transcript.has_speech else (
+                "low confidence" if transcript.low_confidence else "transcribed")
+            self.tickets.note(s, ticket, SYSTEM, f"voicemail {verdict} ({transcript.engine})",
+                              kind="transcript")  # fmt: skip
+            s.flush()
+            return row
+
+
+class SlaSweeper:
+    def __init__(self, engine: sa.Engine, tickets: TicketService) -> None:
+        self.engine = engine
+        self.tickets = tickets
+
+    def run_once_sync(self) -> int:
+        with session_scope(self.engine, write=True) as s:
+            return len(self.tickets.sweep_overdue(s))
+
+    async def run_once(self) -> int:
+        return await asyncio.to_thread(self.run_once_sync)
+
+
+async def every(interval_s: float, step: Callable[[], Any], name: str) -> None:
+    """Run `step` forever; an exception is logged and the loop goes on (a DB outage, say)."""
+    while True:
+        try:
+            did = await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s loop step failed; retrying", name)
+            did = 0
+        if not did:
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,171 @@
+"""Inbox.ingest: idempotency, citizen matching, threading, keywords, acknowledgements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.models import Citizen, CitizenIdentity, Message, OutboxMessage, Ticket
+from tests.core.helpers import mail, sms
+
+
+def _outbox(gw: Any) -> list[OutboxMessage]:
+    with session_scope(gw.engine) as s:
+        return list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+
+
+def test_new_sms_opens_a_received_ticket_with_reference(gateway: Any) -> None:
+    result = gateway.inbox.ingest_sync(sms(gateway, "064 123 4567", "Ne radi sijalica u Ulici kralja Petra 12"))
+    assert result.created and not result.duplicate
+    assert result.reference == "S48-2026-000001"
+    with session_scope(gateway.engine) as s:
+        ticket = s.get(Ticket, result.ticket_id)
+        assert ticket is not None
+        assert ticket.status == "received"
+        assert ticket.suggested_category == "javna_rasveta"
+        identity = s.exec(select(CitizenIdentity)).one()
+        assert identity.value == "+381641234567"
+
+
+def test_redelivery_of_the_same_message_returns_the_existing_ticket(gateway: Any) -> None:
+    contact = sms(gateway, "+381641234567", "Pukla cev", external_id="same-pdu")
+    first = gateway.inbox.ingest_sync(contact)
+    again = gateway.inbox.ingest_sync(contact)
+    assert again.duplicate and not again.created
+    assert again.ticket_id == first.ticket_id
+    with session_scope(gateway.engine) as s:
+        assert len(s.exec(select(Message)).all()) == 1
+        assert len(s.exec(select(Ticket)).all()) == 1
+
+
+def test_references_count_up_per_year(gateway: Any) -> None:
+    refs = [gateway.inbox.ingest_sync(sms(gateway, f"+38164111000{i}", "rupa")).reference for i in range(3)]
+    assert refs == ["S48-2026-000001", "S48-2026-000002", "S48-2026-000003"]
+
+
+def test_same_citizen_by_phone_in_any_format(gateway: Any) -> None:
+    gateway.inbox.ingest_sync(sms(gateway, "0641234567", "prvo"))
+    gateway.clock.advance(days=10)
+    gateway.inbox.ingest_sync(sms(gateway, "+381 64 123 4567", "drugo"))
+    with session_scope(gateway.engine) as s:
+        assert len(s.exec(select(Citizen)).all()) == 1
+
+
+def test_sms_within_window_threads_into_open_ticket(gateway: Any) -> None:
+    first = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Pukla cev kod skole"))
+    gateway.clock.advance(hours=2)
+    second = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "I dalje curi"))
+    assert not second.created and second.ticket_id == first.ticket_id
+
+
+def test_sms_after_window_opens_new_ticket(gateway: Any) -> None:
+    first = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Pukla cev kod skole"))
+    gateway.clock.advance(hours=100)
+    second = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Rupa na putu"))
+    assert second.created and second.ticket_id != first.ticket_id
+
+
+def test_mail_reply_threads_by_reference_in_subject(gateway: Any) -> None:
+    first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
+    reply = gateway.inbox.ingest_sync(mail(gateway, "Pera@Example.rs", "Evo slike",
+                                           subject=f"Re: [{first.reference}] Prijava primljena",
+                                           thread_hints=(first.reference,)))
+    assert reply.ticket_id == first.ticket_id and not reply.created
+
+
+def test_reference_from_someone_else_does_not_thread(gateway: Any) -> None:
+    first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
+    other = gateway.inbox.ingest_sync(mail(gateway, "mika@example.rs", "ja isto",
+                                           thread_hints=(first.reference,)))
+    assert other.created and other.ticket_id != first.ticket_id
+
+
+def test_reply_to_our_signed_message_id_threads(gateway: Any) -> None:
+    gateway.config.mail.enabled = True
+    first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
+    ack = [o for o in _outbox(gateway) if o.kind == "ack"][0]
+    assert ack.message_id_header
+    reply = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "hvala", subject="Re: hvala",
+                                           thread_hints=(ack.message_id_header.strip("<>"),)))
+    assert reply.ticket_id == first.ticket_id
+
+
+def test_forged_message_id_does_not_thread(gateway: Any) -> None:
+    first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
+    forged = f"{first.reference}.abcd1234.0123456789abcdef@sistem48.localhost"
+    other = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "novo", subject="Novo",
+                                           thread_hints=(forged,)))
+    assert other.created
+
+
+def test_plus_address_threads(gateway: Any) -> None:
+    first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
+    token = gateway.signer.plus_token(first.reference)
+    reply = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "dopuna", subject="dopuna",
+                                           thread_hints=(token,)))
+    assert reply.ticket_id == first.ticket_id
+
+
+def test_quarantined_mail_is_kept_without_ticket(gateway: Any) -> None:
+    contact = mail(gateway, "", "", raw=b"\x00garbage", meta={"quarantine": "no headers"})
+    result = gateway.inbox.ingest_sync(contact)
+    assert result.quarantined and result.ticket_id is None
+    with session_scope(gateway.engine) as s:
+        msg = s.exec(select(Message)).one()
+        assert msg.quarantine_reason == "no headers"
+        assert gateway.blobs.get(msg.raw_sha256) == b"\x00garbage"
+
+
+def test_bounce_opens_no_ticket(gateway: Any) -> None:
+    result = gateway.inbox.ingest_sync(mail(gateway, "mailer-daemon@example.rs", "Undelivered",
+                                            meta={"auto": "bounce", "suppress_ack": "1"}))
+    assert result.ticket_id is None
+
+
+def test_sms_stop_opts_out_and_confirms_once(gateway: Any) -> None:
+    gateway.config.sms.enabled = True
+    gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Rupa na putu"))
+    gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "STOP"))
+    with session_scope(gateway.engine) as s:
+        assert s.exec(select(CitizenIdentity)).one().opted_out
+    kinds = [o.kind for o in _outbox(gateway)]
+    assert kinds == ["ack", "stop"]
+
+
+def test_sms_status_keyword_in_cyrillic_replies_with_status(gateway: Any) -> None:
+    gateway.config.sms.enabled = True
+    first = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Rupa na putu"))
+    gateway.clock.advance(days=5)
+    gateway.inbox.ingest_sync(sms(gateway, "+381641234567", f"СТАТУС {first.reference}"))
+    reply = [o for o in _outbox(gateway) if o.kind == "status_reply"][0]
+    assert first.reference in reply.body and "primljena" in reply.body
+
+
+def test_status_of_unknown_reference_says_not_found(gateway: Any) -> None:
+    gateway.config.sms.enabled = True
+    gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "status S48-2026-999999"))
+    assert "nije pronađena" in _outbox(gateway)[0].body
+
+
+def test_cyrillic_sms_gets_cyrillic_acknowledgement(gateway: Any) -> None:
+    gateway.config.sms.enabled = True
+    gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Не ради сијалица у улици"))
+    ack = _outbox(gateway)[0]
+    assert "пријава" in ack.body and "S48-2026-000001" in ack.body
+
+
+def test_auto_submitted_mail_gets_no_acknowledgement(gateway: Any) -> None:
+    gateway.config.mail.enabled = True
+    gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "vacation",
+                                   meta={"auto": "auto-replied", "suppress_ack": "1"}))
+    assert _outbox(gateway) == []
+
+
+def test_acknowledgements_are_rate_limited_per_sender(gateway: Any) -> None:
+    gateway.config.mail.enabled = True
+    for i in range(8):
+        gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", f"prijava {i}", subject=f"s{i}"))
+    acks = [o for o in _outbox(gateway) if o.kind == "ack"]
+    assert len(acks) == gateway.config.mail.max_acks_per_sender_per_hour
