@@ -80,9 +80,7 @@ class Supervisor:
             return
 
     def _failed(self, channel: Channel, state: ChannelState, detail: str) -> None:
-        self._failures[channel.name] = ChannelStatus(
-            channel.name, state, detail, since=datetime.now(UTC)
-        )
+        self._failures[channel.name] = ChannelStatus(channel.name, state, detail, since=datetime.now(UTC))
 
     def statuses(self) -> list[ChannelStatus]:
         out = []

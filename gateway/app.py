@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlmodel import col, select
 
 from channels.base import Channel, Notifier
 from channels.supervisor import Supervisor
@@ -66,14 +66,17 @@ class Gateway:
         await self.supervisor.start()
         w = self.config.workers
         if self.outbox is not None:
-            self._tasks.append(asyncio.create_task(
-                every(w.outbox_interval_s, self.outbox.run_once, "outbox")))  # fmt: skip
+            self._tasks.append(
+                asyncio.create_task(every(w.outbox_interval_s, self.outbox.run_once, "outbox"))
+            )
         if self.sla is not None:
-            self._tasks.append(asyncio.create_task(
-                every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla")))  # fmt: skip
+            self._tasks.append(
+                asyncio.create_task(every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla"))
+            )
         if self.transcription is not None:
-            self._tasks.append(asyncio.create_task(
-                every(w.jobs_interval_s, self.transcription.run_once, "transcribe")))  # fmt: skip
+            self._tasks.append(
+                asyncio.create_task(every(w.jobs_interval_s, self.transcription.run_once, "transcribe"))
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -98,10 +101,10 @@ class Gateway:
             return None
         year, number = (digits[:4], digits[4:]) if len(digits) > 6 else (None, digits)
         with session_scope(self.engine) as s:
-            query = select(Ticket).where(Ticket.reference.endswith(f"-{int(number):06d}"))  # type: ignore[attr-defined]
+            query = select(Ticket).where(col(Ticket.reference).endswith(f"-{int(number):06d}"))
             if year:
-                query = query.where(Ticket.reference.contains(f"-{year}-"))  # type: ignore[attr-defined]
-            ticket = s.exec(query.order_by(Ticket.id.desc())).first()  # type: ignore[union-attr]
+                query = query.where(col(Ticket.reference).contains(f"-{year}-"))
+            ticket = s.exec(query.order_by(col(Ticket.id).desc())).first()
         return ticket.status if ticket and ticket.status in STATUS_LABEL else None
 
 
@@ -153,27 +156,31 @@ def build_gateway(
         from voicemail.channel import VoicemailChannel
         from voicemail.settings import HoursKind
 
-        sip_settings = config.sip.model_copy(
-            update={"state_dir": _absolute(config.sip.state_dir)}
+        sip_settings = config.sip.model_copy(update={"state_dir": _absolute(config.sip.state_dir)})
+        gw.channels.append(
+            VoicemailChannel(
+                sip_settings,
+                hours=lambda at: HoursKind(calendar.hours_kind(at).value),
+                status_lookup=gw.status_lookup,
+                has_speech=_speech_gate(config),
+                clock=clock,
+            )
         )
-        gw.channels.append(VoicemailChannel(
-            sip_settings,
-            hours=lambda at: HoursKind(calendar.hours_kind(at).value),
-            status_lookup=gw.status_lookup,
-            has_speech=_speech_gate(config),
-            clock=clock,
-        ))  # fmt: skip
     if "outbox" in roles and gw.notifiers:
-        gw.outbox = OutboxSender(engine, blobs, gw.notifiers, clock,
-                                 max_attempts=config.workers.outbox_max_attempts)  # fmt: skip
+        gw.outbox = OutboxSender(
+            engine, blobs, gw.notifiers, clock, max_attempts=config.workers.outbox_max_attempts
+        )
     if "sla" in roles:
         gw.sla = SlaSweeper(engine, tickets)
-    if ("transcribe" in roles and config.transcription.enabled
-            and config.workers.transcribe_in_process):  # fmt: skip
+    if "transcribe" in roles and config.transcription.enabled and config.workers.transcribe_in_process:
         gw.transcription = TranscriptionWorker(
-            engine, blobs, tickets, lambda: _load_transcriber(config), clock,
+            engine,
+            blobs,
+            tickets,
+            lambda: _load_transcriber(config),
+            clock,
             worker_id(config.gateway.instance_name),
-        )  # fmt: skip
+        )
     return gw
 
 
@@ -203,6 +210,7 @@ def create_app(config: Config, *, gateway: Gateway | None = None, **build: Any) 
             await gw.stop()
 
     from gateway.api import mount_api
+    from gateway.web import mount_web
 
     app = FastAPI(
         title="Sistem48",
@@ -212,4 +220,5 @@ def create_app(config: Config, *, gateway: Gateway | None = None, **build: Any) 
     )
     app.state.gateway = gw
     mount_api(app, gw)
+    mount_web(app, gw)
     return app

@@ -64,24 +64,29 @@ def principal_for_token(session: Session, token: str, now: datetime) -> Principa
     return Principal(row.name, row.role, row.utility)
 
 
-def add_user(session: Session, *, username: str, password: str, role: str,
-             utility: str | None = None) -> StaffUser:  # fmt: skip
+def add_user(
+    session: Session, *, username: str, password: str, role: str, utility: str | None = None
+) -> StaffUser:
     if role not in STAFF_ROLES:
         raise AuthError(f"unknown role {role!r}; one of {', '.join(STAFF_ROLES)}")
     if role == "utility" and not utility:
         raise AuthError("a utility user needs --utility")
     if len(password) < 10:
         raise AuthError("password must have at least 10 characters")
-    user = StaffUser(username=username, password_hash=_hasher.hash(password), role=role,
-                     utility=utility)  # fmt: skip
+    user = StaffUser(username=username, password_hash=_hasher.hash(password), role=role, utility=utility)
     session.add(user)
     return user
 
 
 def check_password(
-    session: Session, username: str, password: str, now: datetime, *, max_failures: int,
+    session: Session,
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    max_failures: int,
     lockout: timedelta,
-) -> Principal:  # fmt: skip
+) -> Principal:
     """The user's principal, or AuthError; repeated failures lock the account for `lockout`."""
     user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
     if user is None:

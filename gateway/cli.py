@@ -14,8 +14,11 @@ import typer
 
 from gateway.config import Config, ConfigError, load_config
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Sistem48 contact gateway for a municipal call centre.")  # fmt: skip
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Sistem48 contact gateway for a municipal call centre.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Staff users of the web UI.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
@@ -29,9 +32,14 @@ app.add_typer(modem_app, name="modem")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML file; default: the embedded defaults",
-                 envvar="SISTEM48_CONFIG", exists=False),
-]  # fmt: skip
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML file; default: the embedded defaults",
+        envvar="SISTEM48_CONFIG",
+        exists=False,
+    ),
+]
 
 
 def _config(path: Path | None) -> Config:
@@ -58,7 +66,10 @@ def _upgrade(config: Config) -> None:
 @app.command()
 def run(
     config: ConfigOpt = None,
-    only: Annotated[str | None, typer.Option(help="comma-separated roles: api,mail,sms,sip,outbox,sla,transcribe")] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(help="comma-separated roles: api,mail,sms,sip,outbox,sla,transcribe"),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the gateway: migrations, channels, workers, API and web UI."""
@@ -76,9 +87,15 @@ def run(
     if "api" in roles and cfg.http.enabled:
         import uvicorn
 
-        server = uvicorn.Server(uvicorn.Config(create_app(cfg, gateway=gw), host=cfg.http.host,
-                                               port=cfg.http.port, log_level="info",
-                                               access_log=False))  # fmt: skip
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(cfg, gateway=gw),
+                host=cfg.http.host,
+                port=cfg.http.port,
+                log_level="info",
+                access_log=False,
+            )
+        )
         typer.echo(f"Sistem48 on http://{cfg.http.host}:{cfg.http.port}  (API docs: /docs)")
         server.run()
     else:
@@ -129,17 +146,28 @@ def _template_parts(cfg: Config) -> None:
     from gateway.notify import SMS_TEMPLATES, render
     from sms.codec import count_parts
 
-    sample = {"ref": f"{cfg.gateway.reference_prefix}-2026-000123", "due": "24.11. 15:30",
-              "utility": "JKP Vodovod i kanalizacija", "note": "nedostaje adresa",
-              "where": "Republička direkcija za puteve", "original": "S48-2026-000100",
-              "label": "u radu", "due_part": " Rok: 24.11. 15:30.", "text": "Hvala na prijavi."}  # fmt: skip
+    sample = {
+        "ref": f"{cfg.gateway.reference_prefix}-2026-000123",
+        "due": "24.11. 15:30",
+        "utility": "JKP Vodovod i kanalizacija",
+        "note": "nedostaje adresa",
+        "where": "Republička direkcija za puteve",
+        "original": "S48-2026-000100",
+        "label": "u radu",
+        "due_part": " Rok: 24.11. 15:30.",
+        "text": "Hvala na prijavi.",
+    }
     typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
     for kind, template in SMS_TEMPLATES.items():
-        counts = [count_parts(render(template, script, **sample), cfg.sms.encoding_policy)
-                  for script in ("latin", "cyrillic")]  # fmt: skip
+        counts = [
+            count_parts(render(template, script, **sample), cfg.sms.encoding_policy)
+            for script in ("latin", "cyrillic")
+        ]
         flag = "" if all(c.parts == 1 for c in counts) else "   <- more than one part"
-        typer.echo(f"    {kind:13} {counts[0].parts} ({counts[0].encoding}) / "
-                   f"{counts[1].parts} ({counts[1].encoding}){flag}")  # fmt: skip
+        typer.echo(
+            f"    {kind:13} {counts[0].parts} ({counts[0].encoding}) / "
+            f"{counts[1].parts} ({counts[1].encoding}){flag}"
+        )
 
 
 @db_app.command("upgrade")
@@ -155,10 +183,12 @@ def user_add(
     username: str,
     role: Annotated[str, typer.Option(help="admin | operator | utility")] = "operator",
     utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          envvar="SISTEM48_NEW_PASSWORD")] = "",
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="SISTEM48_NEW_PASSWORD"),
+    ] = "",
     config: ConfigOpt = None,
-) -> None:  # fmt: skip
+) -> None:
     """Add a staff user for the web UI."""
     from gateway.auth import AuthError, add_user
     from storage.db import make_engine, session_scope
@@ -213,7 +243,8 @@ def _ingest(cfg: Config, contact: Any) -> None:
     result = gw.inbox.ingest_sync(contact)
     gw.engine.dispose()
     what = "duplicate of" if result.duplicate else ("new ticket" if result.created else "added to")
-    typer.echo(f"{what} {result.reference or '(no ticket: ' + ('quarantined' if result.quarantined else 'kept') + ')'}")
+    kept = "(no ticket: quarantined)" if result.quarantined else "(no ticket: kept)"
+    typer.echo(f"{what} {result.reference or kept}")
 
 
 @inject_app.command("mail")
@@ -223,8 +254,7 @@ def inject_mail(file: Path, config: ConfigOpt = None) -> None:
 
     cfg = _config(config)
     raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
-    contact = contact_from_bytes(raw, received_at=datetime.now(UTC),
-                                 rcpt_tos=cfg.mail.accept_addresses[:1])  # fmt: skip
+    contact = contact_from_bytes(raw, received_at=datetime.now(UTC), rcpt_tos=cfg.mail.accept_addresses[:1])
     _ingest(cfg, contact)
 
 
@@ -238,8 +268,16 @@ def inject_sms(number: str, text: str, config: ConfigOpt = None) -> None:
     cfg = _config(config)
     now = datetime.now(UTC)
     digest = hashlib.sha256(f"{number}|{now.isoformat()}|{text}".encode()).hexdigest()
-    _ingest(cfg, InboundContact(channel=ChannelKind.SMS, external_id=f"cli:{digest}",
-                                sender=number, received_at=now, body=text))  # fmt: skip
+    _ingest(
+        cfg,
+        InboundContact(
+            channel=ChannelKind.SMS,
+            external_id=f"cli:{digest}",
+            sender=number,
+            received_at=now,
+            body=text,
+        ),
+    )
 
 
 @modem_app.command("inject")
@@ -283,8 +321,11 @@ def transcribe(
     gw = build_gateway(cfg, roles={"transcribe"})
     with session_scope(gw.engine) as s:
         row = s.exec(select(Ticket).where(Ticket.reference == ticket)).first()
-        audio = s.exec(select(AttachmentRow).where(AttachmentRow.ticket_id == (row.id if row else -1),
-                                                   AttachmentRow.kind == "audio")).all()  # fmt: skip
+        audio = s.exec(
+            select(AttachmentRow).where(
+                AttachmentRow.ticket_id == (row.id if row else -1), AttachmentRow.kind == "audio"
+            )
+        ).all()
     if not audio or gw.transcription is None:
         typer.echo(f"error: no voicemail on {ticket} (or transcription disabled)", err=True)
         raise typer.Exit(1)

@@ -34,7 +34,7 @@ class GatewaySettings(_Strict):
     timezone: str = "Europe/Belgrade"
     reference_prefix: str = "S48"
     public_base_url: str = "http://127.0.0.1:8048"
-    secret_env: str = "SISTEM48_SECRET"  # HMAC key for signed Message-IDs, session cookies, tokens
+    secret_env: str = "SISTEM48_SECRET"  # noqa: S105 - HMAC key for signed Message-IDs, session cookies, tokens
     default_region: str = "RS"
     instance_name: str = "sistem48"
 
@@ -109,8 +109,15 @@ class BusinessHoursSettings(_Strict):
         return value
 
     def spans(self) -> dict[int, tuple[time, time]]:
-        days = [self.monday, self.tuesday, self.wednesday, self.thursday, self.friday,
-                self.saturday, self.sunday]
+        days = [
+            self.monday,
+            self.tuesday,
+            self.wednesday,
+            self.thursday,
+            self.friday,
+            self.saturday,
+            self.sunday,
+        ]
         return {i: _parse_span(v) for i, v in enumerate(days) if v}
 
 

@@ -106,9 +106,12 @@ class GatewayInbox:
                     raise
         log.info(
             "ingested %s %s from %s: ticket %s%s",
-            contact.channel, contact.external_id[:24], mask_sender(contact.sender),
-            result.reference, " (duplicate)" if result.duplicate else "",
-        )  # fmt: skip
+            contact.channel,
+            contact.external_id[:24],
+            mask_sender(contact.sender),
+            result.reference,
+            " (duplicate)" if result.duplicate else "",
+        )
         return result
 
     def _ingest_in(
@@ -126,9 +129,14 @@ class GatewayInbox:
         ).first()
         if existing is not None:
             ref = s.get(Ticket, existing.ticket_id).reference if existing.ticket_id else None  # type: ignore[union-attr]
-            return IngestResult(existing.ticket_id, ref, created=False, duplicate=True,
-                                message_id=existing.id,
-                                quarantined=existing.quarantine_reason is not None)  # fmt: skip
+            return IngestResult(
+                existing.ticket_id,
+                ref,
+                created=False,
+                duplicate=True,
+                message_id=existing.id,
+                quarantined=existing.quarantine_reason is not None,
+            )
 
         meta = dict(contact.meta)
         quarantine = meta.pop("quarantine", None)
@@ -136,17 +144,31 @@ class GatewayInbox:
         quoted = meta.pop("quoted", None)
         citizen = None if quarantine else self._citizen(s, contact)
         message = Message(
-            direction="in", channel=contact.channel.value, external_id=contact.external_id,
-            citizen_id=citizen.id if citizen else None, subject=contact.subject,
-            body=contact.body, quoted=quoted, raw_sha256=raw_sha,
-            received_at=contact.received_at, quarantine_reason=quarantine, auto=auto, meta=meta,
-        )  # fmt: skip
-        if quarantine or auto in NO_TICKET_AUTO or citizen is None and not contact.attachments:
+            direction="in",
+            channel=contact.channel.value,
+            external_id=contact.external_id,
+            citizen_id=citizen.id if citizen else None,
+            subject=contact.subject,
+            body=contact.body,
+            quoted=quoted,
+            raw_sha256=raw_sha,
+            received_at=contact.received_at,
+            quarantine_reason=quarantine,
+            auto=auto,
+            meta=meta,
+        )
+        if quarantine or auto in NO_TICKET_AUTO or (citizen is None and not contact.attachments):
             s.add(message)
             s.flush()
             self._attachments(s, None, message, stored)
-            return IngestResult(None, None, created=False, duplicate=False,
-                                message_id=message.id, quarantined=quarantine is not None)  # fmt: skip
+            return IngestResult(
+                None,
+                None,
+                created=False,
+                duplicate=False,
+                message_id=message.id,
+                quarantined=quarantine is not None,
+            )
 
         keyword = None
         if contact.channel in (ChannelKind.SMS, ChannelKind.EMAIL):
@@ -165,23 +187,28 @@ class GatewayInbox:
             s.add(citizen)
         if ticket is None:
             ticket = self.tickets.open_ticket(
-                s, channel=contact.channel.value, citizen_id=citizen.id if citizen else None,
-                description=contact.body, subject=contact.subject, script=script,
+                s,
+                channel=contact.channel.value,
+                citizen_id=citizen.id if citizen else None,
+                description=contact.body,
+                subject=contact.subject,
+                script=script,
                 after_hours=meta.get("after_hours") == "1",
-            )  # fmt: skip
+            )
         else:
-            self.tickets.note(s, ticket, CITIZEN, "citizen wrote again",
-                              kind="message")  # fmt: skip
-            self.tickets.citizen_replied(s, ticket, not_fixed=keyword is not None
-                                         and keyword.command == "not_fixed")  # fmt: skip
+            self.tickets.note(s, ticket, CITIZEN, "citizen wrote again", kind="message")
+            self.tickets.citizen_replied(
+                s, ticket, not_fixed=keyword is not None and keyword.command == "not_fixed"
+            )
         message.ticket_id = ticket.id
         s.add(message)
         s.flush()
         self._attachments(s, ticket, message, stored)
         if created:
             self.notifier.acknowledge(s, ticket, suppress=meta.get("suppress_ack") == "1")
-        return IngestResult(ticket.id, ticket.reference, created=created, duplicate=False,
-                            message_id=message.id)  # fmt: skip
+        return IngestResult(
+            ticket.id, ticket.reference, created=created, duplicate=False, message_id=message.id
+        )
 
     def _citizen(self, s: Session, contact: InboundContact) -> Citizen | None:
         if contact.channel == ChannelKind.EMAIL or "@" in contact.sender:
@@ -195,9 +222,8 @@ class GatewayInbox:
         if not value:
             return None
         identity = s.exec(
-            select(CitizenIdentity).where(CitizenIdentity.kind == kind,
-                                          CitizenIdentity.value == value)
-        ).first()  # fmt: skip
+            select(CitizenIdentity).where(CitizenIdentity.kind == kind, CitizenIdentity.value == value)
+        ).first()
         if identity is not None:
             citizen = s.get(Citizen, identity.citizen_id)
             if citizen is not None and contact.sender_name and not citizen.name:
@@ -207,18 +233,14 @@ class GatewayInbox:
         s.add(citizen)
         s.flush()
         assert citizen.id is not None
-        s.add(CitizenIdentity(citizen_id=citizen.id, kind=kind, value=value,
-                              created_at=self.clock()))  # fmt: skip
+        s.add(CitizenIdentity(citizen_id=citizen.id, kind=kind, value=value, created_at=self.clock()))
         s.flush()
         return citizen
 
     def _hinted_references(self, s: Session, contact: InboundContact) -> list[str]:
         refs: list[str] = []
         for hint in contact.thread_hints:
-            ref = (
-                self.signer.reference_from_message_id(hint)
-                or self.signer.reference_from_plus_token(hint)
-            )
+            ref = self.signer.reference_from_message_id(hint) or self.signer.reference_from_plus_token(hint)
             if ref is None and (m := REFERENCE.search(hint)) and "@" not in hint:
                 ref = m.group(1).upper()
             if ref is None and "@" in hint:
@@ -262,13 +284,18 @@ class GatewayInbox:
         return None
 
     def _keyword(
-        self, s: Session, contact: InboundContact, citizen: Citizen, message: Message,
+        self,
+        s: Session,
+        contact: InboundContact,
+        citizen: Citizen,
+        message: Message,
         keyword: Keyword,
-    ) -> IngestResult:  # fmt: skip
+    ) -> IngestResult:
         identity = s.exec(
-            select(CitizenIdentity).where(CitizenIdentity.citizen_id == citizen.id,
-                                          CitizenIdentity.kind == "phone")
-        ).first()  # fmt: skip
+            select(CitizenIdentity).where(
+                CitizenIdentity.citizen_id == citizen.id, CitizenIdentity.kind == "phone"
+            )
+        ).first()
         route = ("sms", identity.value) if identity else None
         ticket: Ticket | None = None
         if keyword.command in ("stop", "start") and identity is not None:
@@ -276,37 +303,61 @@ class GatewayInbox:
             s.add(identity)
             if keyword.command == "stop":
                 # One last confirmation, as every SMS service must; nothing after it.
-                s.add(OutboxMessage(kind="stop", channel="sms", recipient=identity.value,
-                                    body=_stop_text(citizen.script), created_at=self.clock(),
-                                    next_attempt_at=self.clock()))  # fmt: skip
+                s.add(
+                    OutboxMessage(
+                        kind="stop",
+                        channel="sms",
+                        recipient=identity.value,
+                        body=_stop_text(citizen.script),
+                        created_at=self.clock(),
+                        next_attempt_at=self.clock(),
+                    )
+                )
         elif keyword.command == "status":
             ref = keyword.reference
             ticket = s.exec(select(Ticket).where(Ticket.reference == ref)).first() if ref else None
             if ticket is None and ref is None:
                 ticket = s.exec(
-                    select(Ticket).where(Ticket.citizen_id == citizen.id)
-                    .order_by(col(Ticket.id).desc())
-                ).first()  # fmt: skip
+                    select(Ticket).where(Ticket.citizen_id == citizen.id).order_by(col(Ticket.id).desc())
+                ).first()
             if ticket is not None and route is not None:
                 self.notifier.queue_for_citizen(
-                    s, ticket, "status_reply", route=route,
+                    s,
+                    ticket,
+                    "status_reply",
+                    route=route,
                     label=STATUS_LABEL.get(ticket.status, ticket.status),
-                )  # fmt: skip
+                )
             elif route is not None:
-                s.add(OutboxMessage(kind="status_reply", channel="sms", recipient=route[1],
-                                    body=_unknown_text(citizen.script, ref or "?"),
-                                    created_at=self.clock(), next_attempt_at=self.clock()))  # fmt: skip
+                s.add(
+                    OutboxMessage(
+                        kind="status_reply",
+                        channel="sms",
+                        recipient=route[1],
+                        body=_unknown_text(citizen.script, ref or "?"),
+                        created_at=self.clock(),
+                        next_attempt_at=self.clock(),
+                    )
+                )
         owned = ticket is not None and ticket.citizen_id == citizen.id
         message.ticket_id = ticket.id if owned and ticket else None
         s.add(message)
         s.flush()
-        return IngestResult(message.ticket_id, ticket.reference if owned and ticket else None,
-                            created=False, duplicate=False, message_id=message.id)  # fmt: skip
+        return IngestResult(
+            message.ticket_id,
+            ticket.reference if owned and ticket else None,
+            created=False,
+            duplicate=False,
+            message_id=message.id,
+        )
 
     def _attachments(
-        self, s: Session, ticket: Ticket | None, message: Message,
+        self,
+        s: Session,
+        ticket: Ticket | None,
+        message: Message,
         stored: list[tuple[Attachment, str]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         for att, sha in stored:
             kind = "file"
             lat = lon = None
@@ -318,18 +369,24 @@ class GatewayInbox:
             elif att.content_type.lower().startswith("audio/"):
                 kind = "audio"
             row = AttachmentRow(
-                ticket_id=ticket.id if ticket else None, message_id=message.id,
-                filename=att.filename, content_type=att.content_type, size=len(att.data),
-                sha256=sha, kind=kind, lat=lat, lon=lon, created_at=self.clock(),
-            )  # fmt: skip
+                ticket_id=ticket.id if ticket else None,
+                message_id=message.id,
+                filename=att.filename,
+                content_type=att.content_type,
+                size=len(att.data),
+                sha256=sha,
+                kind=kind,
+                lat=lat,
+                lon=lon,
+                created_at=self.clock(),
+            )
             s.add(row)
             s.flush()
             if ticket is not None and lat is not None and ticket.lat is None:
                 ticket.lat, ticket.lon = lat, lon
                 s.add(ticket)
             if ticket is not None and kind == "audio" and self.config.transcription.enabled:
-                enqueue_job(s, "transcribe", {"ticket_id": ticket.id, "attachment_id": row.id},
-                            self.clock())  # fmt: skip
+                enqueue_job(s, "transcribe", {"ticket_id": ticket.id, "attachment_id": row.id}, self.clock())
 
     # -- delivery reports and calls ----------------------------------------------------------
     def record_delivery_sync(self, report: DeliveryReport) -> None:
@@ -351,9 +408,11 @@ class GatewayInbox:
                 s.add(row)
             if report.state == DeliveryState.FAILED and report.channel == ChannelKind.EMAIL:
                 identity = s.exec(
-                    select(CitizenIdentity).where(CitizenIdentity.kind == "email",
-                                                  CitizenIdentity.value == report.recipient.lower())
-                ).first()  # fmt: skip
+                    select(CitizenIdentity).where(
+                        CitizenIdentity.kind == "email",
+                        CitizenIdentity.value == report.recipient.lower(),
+                    )
+                ).first()
                 if identity is not None:
                     identity.undeliverable = True
                     identity.undeliverable_reason = report.detail[:500] or "bounced"
@@ -364,17 +423,23 @@ class GatewayInbox:
             row = s.exec(select(CallLog).where(CallLog.call_id == call.call_id)).first()
             caller = normalise_phone(call.caller, self.config.gateway.default_region) or call.caller
             if row is None:
-                row = CallLog(call_id=call.call_id, caller=caller, called=call.called,
-                              started_at=call.started_at, outcome=call.outcome.value)  # fmt: skip
+                row = CallLog(
+                    call_id=call.call_id,
+                    caller=caller,
+                    called=call.called,
+                    started_at=call.started_at,
+                    outcome=call.outcome.value,
+                )
             row.duration_s = call.duration_s
             row.outcome = call.outcome.value
             row.after_hours = call.after_hours
             row.detail = call.detail[:500]
             row.needs_callback = call.outcome == CallOutcome.MISSED and caller.startswith("+")
             ticket_id = s.exec(
-                select(Message.ticket_id).where(Message.channel == "voice",
-                                                Message.external_id == call.call_id)
-            ).first()  # fmt: skip
+                select(Message.ticket_id).where(
+                    Message.channel == "voice", Message.external_id == call.call_id
+                )
+            ).first()
             row.ticket_id = ticket_id
             s.add(row)
 

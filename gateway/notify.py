@@ -130,20 +130,28 @@ class CitizenNotifier:
         except phonenumbers.NumberParseException:
             return False
         kind = phonenumbers.number_type(number)
-        return kind in (phonenumbers.PhoneNumberType.MOBILE,
-                        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)  # fmt: skip
+        return kind in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        )
 
     def reply_route(self, session: Session, ticket: Ticket) -> tuple[str, str] | None:
         """(channel, recipient) for telling this ticket's reporter something, or None."""
         phone = self._identity(session, ticket.citizen_id, "phone")
         email = self._identity(session, ticket.citizen_id, "email")
         sms_ok = (
-            self.config.sms.enabled and phone is not None and not phone.opted_out
+            self.config.sms.enabled
+            and phone is not None
+            and not phone.opted_out
             and self._is_mobile(phone.value)
-        )  # fmt: skip
+        )
         mail_ok = self.config.mail.enabled and email is not None and not email.undeliverable
-        order = {"sms": ["sms", "email"], "voice": ["sms"], "email": ["email"],
-                 "web": ["email", "sms"]}.get(ticket.channel, ["email", "sms"])  # fmt: skip
+        order = {
+            "sms": ["sms", "email"],
+            "voice": ["sms"],
+            "email": ["email"],
+            "web": ["email", "sms"],
+        }.get(ticket.channel, ["email", "sms"])
         for kind in order:
             if kind == "sms" and sms_ok and phone is not None:
                 return "sms", phone.value
@@ -159,8 +167,9 @@ class CitizenNotifier:
         values: dict[str, Any] = {
             "ref": ticket.reference,
             "due": due,
-            "due_part": f" Rok: {due}." if due and ticket.status in ("open", "assigned",
-                                                                     "in_progress") else "",
+            "due_part": f" Rok: {due}."
+            if due and ticket.status in ("open", "assigned", "in_progress")
+            else "",
             "due_line": f"\nRok za rešavanje: {due}" if due else "",
             "utility": utility.name if utility else "",
             "label": STATUS_LABEL.get(ticket.status, ticket.status),
@@ -194,23 +203,35 @@ class CitizenNotifier:
             template = SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"])
             body = render(template, ticket.script, **values)
             row = OutboxMessage(
-                ticket_id=ticket.id, kind=kind, channel="sms", recipient=recipient, body=body,
-                automatic=automatic, created_at=now,
+                ticket_id=ticket.id,
+                kind=kind,
+                channel="sms",
+                recipient=recipient,
+                body=body,
+                automatic=automatic,
+                created_at=now,
                 next_attempt_at=now if urgent else self._after_quiet_hours(now),
-            )  # fmt: skip
+            )
         else:
             line = render(EMAIL_LINES.get(kind, "{text}"), ticket.script, **values)
             body = render(EMAIL_BODY, ticket.script, **{**values, "line": line})
             subject = render(EMAIL_SUBJECTS.get(kind, "Prijava"), ticket.script)
             last_in = self._last_inbound_mail(session, ticket)
             row = OutboxMessage(
-                ticket_id=ticket.id, kind=kind, channel="email", recipient=recipient,
-                subject=f"[{ticket.reference}] {subject}", body=body, automatic=automatic,
-                message_id_header=self.signer.message_id(ticket.reference,
-                                                         self.config.mail.domain),
-                in_reply_to=last_in, references=last_in, created_at=now, next_attempt_at=now,
+                ticket_id=ticket.id,
+                kind=kind,
+                channel="email",
+                recipient=recipient,
+                subject=f"[{ticket.reference}] {subject}",
+                body=body,
+                automatic=automatic,
+                message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
+                in_reply_to=last_in,
+                references=last_in,
+                created_at=now,
+                next_attempt_at=now,
                 meta={"reply_to": self.reply_to_address(ticket.reference)},
-            )  # fmt: skip
+            )
         session.add(row)
         return row
 
@@ -221,10 +242,13 @@ class CitizenNotifier:
     def _last_inbound_mail(self, session: Session, ticket: Ticket) -> str | None:
         ext = session.exec(
             select(Message.external_id)
-            .where(Message.ticket_id == ticket.id, Message.direction == "in",
-                   Message.channel == "email")
+            .where(
+                Message.ticket_id == ticket.id,
+                Message.direction == "in",
+                Message.channel == "email",
+            )
             .order_by(col(Message.id).desc())
-        ).first()  # fmt: skip
+        ).first()
         return f"<{ext}>" if ext and not ext.startswith("sha256:") else None
 
     def _after_quiet_hours(self, now: datetime) -> datetime:
@@ -252,17 +276,21 @@ class CitizenNotifier:
             self.config.mail.max_acks_per_sender_per_hour
         ):
             return
-        self.queue_for_citizen(session, ticket, "ack_voice" if ticket.channel == "voice"
-                               else "ack", route=route)  # fmt: skip
+        self.queue_for_citizen(
+            session, ticket, "ack_voice" if ticket.channel == "voice" else "ack", route=route
+        )
 
     def _recent_acks(self, session: Session, recipient: str) -> int:
         since = self.clock() - timedelta(hours=1)
         return session.exec(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.recipient == recipient, OutboxMessage.kind == "ack",
-                   col(OutboxMessage.created_at) >= since)
-        ).one()  # fmt: skip
+            .where(
+                OutboxMessage.recipient == recipient,
+                OutboxMessage.kind == "ack",
+                col(OutboxMessage.created_at) >= since,
+            )
+        ).one()
 
     def status_changed(
         self, session: Session, ticket: Ticket, old: Status, new: Status, change: Change
@@ -303,24 +331,32 @@ class CitizenNotifier:
             "NIJE NAŠE (uz opcionu fotografiju posle intervencije).\n"
         )
         for address in utility.emails:
-            session.add(OutboxMessage(
-                ticket_id=ticket.id, kind="workorder", channel="email", recipient=address,
-                subject=f"[{ticket.reference}] Radni nalog: "
-                        f"{category.name if category else ticket.category or ''}",
-                body=body, automatic=True,
-                message_id_header=self.signer.message_id(ticket.reference,
-                                                         self.config.mail.domain),
-                created_at=self.clock(), next_attempt_at=self.clock(),
-                meta={"reply_to": self.reply_to_address(ticket.reference)},
-            ))  # fmt: skip
+            session.add(
+                OutboxMessage(
+                    ticket_id=ticket.id,
+                    kind="workorder",
+                    channel="email",
+                    recipient=address,
+                    subject=f"[{ticket.reference}] Radni nalog: "
+                    f"{category.name if category else ticket.category or ''}",
+                    body=body,
+                    automatic=True,
+                    message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
+                    created_at=self.clock(),
+                    next_attempt_at=self.clock(),
+                    meta={"reply_to": self.reply_to_address(ticket.reference)},
+                )
+            )
 
     def escalate(self, session: Session, ticket: Ticket, why: str) -> None:
         if not self.config.mail.enabled:
             return
         utility = self.config.utility(ticket.utility)
         chain: list[str] = []
-        for address in [*(utility.escalation_emails if utility else []),
-                        *self.config.sla.escalation_emails]:  # fmt: skip
+        for address in [
+            *(utility.escalation_emails if utility else []),
+            *self.config.sla.escalation_emails,
+        ]:
             if address not in chain:
                 chain.append(address)
         if not chain:
@@ -333,10 +369,17 @@ class CitizenNotifier:
         )
         body += f"\nOpis:\n{mask_pii(ticket.description)}\n"
         for address in recipients:
-            session.add(OutboxMessage(
-                ticket_id=ticket.id, kind="escalation", channel="email", recipient=address,
-                subject=f"[{ticket.reference}] Eskalacija: {why}", body=body, automatic=True,
-                message_id_header=self.signer.message_id(ticket.reference,
-                                                         self.config.mail.domain),
-                created_at=self.clock(), next_attempt_at=self.clock(),
-            ))  # fmt: skip
+            session.add(
+                OutboxMessage(
+                    ticket_id=ticket.id,
+                    kind="escalation",
+                    channel="email",
+                    recipient=address,
+                    subject=f"[{ticket.reference}] Eskalacija: {why}",
+                    body=body,
+                    automatic=True,
+                    message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
+                    created_at=self.clock(),
+                    next_attempt_at=self.clock(),
+                )
+            )

@@ -26,13 +26,29 @@ from storage.models import (
 )
 
 # Columns a utility may see. citizen_id is deliberately absent.
-WORK_ORDER_COLUMNS = (
-    Ticket.id, Ticket.reference, Ticket.status, Ticket.channel, Ticket.category, Ticket.utility,
-    Ticket.subject, Ticket.description, Ticket.location_text, Ticket.lat, Ticket.lon,
-    Ticket.created_at, Ticket.validated_at, Ticket.assigned_at, Ticket.resolved_at,
-    Ticket.closed_at, Ticket.due_at, Ticket.overdue, Ticket.sla_hours, Ticket.resolution_note,
+WORK_ORDER_COLUMNS: tuple[Any, ...] = (
+    Ticket.id,
+    Ticket.reference,
+    Ticket.status,
+    Ticket.channel,
+    Ticket.category,
+    Ticket.utility,
+    col(Ticket.work_order_subject).label("subject"),
+    col(Ticket.work_order_text).label("description"),
+    Ticket.location_text,
+    Ticket.lat,
+    Ticket.lon,
+    Ticket.created_at,
+    Ticket.validated_at,
+    Ticket.assigned_at,
+    Ticket.resolved_at,
+    Ticket.closed_at,
+    Ticket.due_at,
+    Ticket.overdue,
+    Ticket.sla_hours,
+    Ticket.resolution_note,
     Ticket.updated_at,
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +66,11 @@ class TicketFilter:
 
 
 def _row_dict(row: Any, principal: Principal) -> dict[str, Any]:
-    data = dict(row._mapping) if hasattr(row, "_mapping") else row.model_dump()
+    data = (
+        dict(row._mapping)
+        if hasattr(row, "_mapping")
+        else row.model_dump(exclude={"work_order_subject", "work_order_text"})
+    )
     if not principal.sees_pii:
         data.pop("citizen_id", None)
         for key in ("subject", "description", "resolution_note", "location_text"):
@@ -63,7 +83,7 @@ def list_tickets(session: Session, principal: Principal, f: TicketFilter) -> tup
     if principal.sees_pii:
         query: Any = select(Ticket)
     else:
-        query = select(*WORK_ORDER_COLUMNS).where(Ticket.utility == principal.utility)
+        query = sa.select(*WORK_ORDER_COLUMNS).where(col(Ticket.utility) == principal.utility)
         query = query.where(col(Ticket.status).notin_(["received", "discarded", "duplicate"]))
     conditions: list[Any] = []
     if f.status:
@@ -82,26 +102,29 @@ def list_tickets(session: Session, principal: Principal, f: TicketFilter) -> tup
         conditions.append(col(Ticket.created_at) < f.created_to)
     if f.text:
         needle = f"%{f.text.strip()}%"
-        conditions.append(sa.or_(col(Ticket.reference).ilike(needle),
-                                 col(Ticket.subject).ilike(needle),
-                                 col(Ticket.description).ilike(needle)))  # fmt: skip
+        conditions.append(
+            sa.or_(
+                col(Ticket.reference).ilike(needle),
+                col(Ticket.subject).ilike(needle),
+                col(Ticket.description).ilike(needle),
+            )
+        )
     for cond in conditions:
         query = query.where(cond)
     count_query = select(func.count()).select_from(query.order_by(None).subquery())
     total = session.exec(count_query).one()
     rows = session.exec(
-        query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
-        .limit(f.limit).offset(f.offset)
-    ).all()  # fmt: skip
+        query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(f.limit).offset(f.offset)
+    ).all()
     return total, [_row_dict(r, principal) for r in rows]
 
 
 def get_ticket_row(session: Session, principal: Principal, reference: str) -> Any | None:
     if principal.sees_pii:
         return session.exec(select(Ticket).where(Ticket.reference == reference)).first()
-    return session.exec(
-        select(*WORK_ORDER_COLUMNS)
-        .where(Ticket.reference == reference, Ticket.utility == principal.utility)
+    return session.execute(
+        sa.select(*WORK_ORDER_COLUMNS)
+        .where(col(Ticket.reference) == reference, col(Ticket.utility) == principal.utility)
         .where(col(Ticket.status).notin_(["received", "discarded", "duplicate"]))
     ).first()
 
@@ -117,41 +140,63 @@ def ticket_detail(session: Session, principal: Principal, reference: str) -> dic
         events_q = events_q.where(col(TicketEvent.kind).in_(["status", "note", "escalation"]))
     events = session.exec(events_q.order_by(col(TicketEvent.at), col(TicketEvent.id))).all()
     data["events"] = [
-        {**e.model_dump(exclude={"ticket_id"}),
-         "note": mask_pii(e.note) if e.note and not principal.sees_pii else e.note}
+        {
+            **e.model_dump(exclude={"ticket_id"}),
+            "note": mask_pii(e.note) if e.note and not principal.sees_pii else e.note,
+        }
         for e in events
-    ]  # fmt: skip
+    ]
     attachments = session.exec(
-        select(AttachmentRow).where(AttachmentRow.ticket_id == ticket_id)
-        .order_by(col(AttachmentRow.id))
-    ).all()  # fmt: skip
+        select(AttachmentRow).where(AttachmentRow.ticket_id == ticket_id).order_by(col(AttachmentRow.id))
+    ).all()
     data["attachments"] = [
         a.model_dump(include={"id", "filename", "content_type", "size", "kind", "phase", "created_at"})
         for a in attachments
         if principal.sees_pii or a.kind == "photo"
     ]
     transcripts = session.exec(
-        select(TranscriptRow).where(TranscriptRow.ticket_id == ticket_id)
-        .order_by(col(TranscriptRow.id))
-    ).all()  # fmt: skip
+        select(TranscriptRow).where(TranscriptRow.ticket_id == ticket_id).order_by(col(TranscriptRow.id))
+    ).all()
     if principal.sees_pii:
         data["transcripts"] = [t.model_dump() for t in transcripts]
         data["messages"] = [
-            m.model_dump(exclude={"meta"}) for m in session.exec(
+            m.model_dump(exclude={"meta"})
+            for m in session.exec(
                 select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.id))
             ).all()
-        ]  # fmt: skip
+        ]
         data["outbound"] = [
-            o.model_dump(include={"id", "kind", "channel", "recipient", "subject", "body", "state",
-                                  "delivery", "attempts", "last_error", "created_at", "sent_at"})
+            o.model_dump(
+                include={
+                    "id",
+                    "kind",
+                    "channel",
+                    "recipient",
+                    "subject",
+                    "body",
+                    "state",
+                    "delivery",
+                    "attempts",
+                    "last_error",
+                    "created_at",
+                    "sent_at",
+                }
+            )
             for o in session.exec(
-                select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)
+                select(OutboxMessage)
+                .where(OutboxMessage.ticket_id == ticket_id)
                 .order_by(col(OutboxMessage.id))
             ).all()
-        ]  # fmt: skip
+        ]
         data["reporter"] = reporter(session, data.get("citizen_id"))
-        session.add(PiiAccess(actor=f"{principal.role}:{principal.name}", ticket_id=ticket_id,
-                              citizen_id=data.get("citizen_id"), what="ticket detail"))  # fmt: skip
+        session.add(
+            PiiAccess(
+                actor=f"{principal.role}:{principal.name}",
+                ticket_id=ticket_id,
+                citizen_id=data.get("citizen_id"),
+                what="ticket detail",
+            )
+        )
     return data
 
 
@@ -159,9 +204,7 @@ def reporter(session: Session, citizen_id: int | None) -> dict[str, Any] | None:
     if citizen_id is None:
         return None
     citizen = session.get(Citizen, citizen_id)
-    identities = session.exec(
-        select(CitizenIdentity).where(CitizenIdentity.citizen_id == citizen_id)
-    ).all()
+    identities = session.exec(select(CitizenIdentity).where(CitizenIdentity.citizen_id == citizen_id)).all()
     return {
         "name": citizen.name if citizen else None,
         "identities": [
@@ -173,8 +216,9 @@ def reporter(session: Session, citizen_id: int | None) -> dict[str, Any] | None:
     }
 
 
-def calls(session: Session, *, since: datetime | None, callback_only: bool,
-          limit: int) -> list[dict[str, Any]]:  # fmt: skip
+def calls(
+    session: Session, *, since: datetime | None, callback_only: bool, limit: int
+) -> list[dict[str, Any]]:
     query = select(CallLog)
     if since:
         query = query.where(col(CallLog.started_at) >= since)

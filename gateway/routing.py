@@ -43,7 +43,5 @@ class Router:
 def _count(tokens: list[str], phrase: list[str]) -> int:
     n = len(phrase)
     return sum(
-        1
-        for i in range(len(tokens) - n + 1)
-        if all(tokens[i + j].startswith(phrase[j]) for j in range(n))
+        1 for i in range(len(tokens) - n + 1) if all(tokens[i + j].startswith(phrase[j]) for j in range(n))
     )

@@ -9,11 +9,37 @@ import re
 import unicodedata
 
 _CYR_TO_LAT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "đ", "е": "e", "ж": "ž", "з": "z",
-    "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "ć", "у": "u", "ф": "f", "х": "h", "ц": "c",
-    "ч": "č", "џ": "dž", "ш": "š",
-}  # fmt: skip
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "ђ": "đ",
+    "е": "e",
+    "ж": "ž",
+    "з": "z",
+    "и": "i",
+    "ј": "j",
+    "к": "k",
+    "л": "l",
+    "љ": "lj",
+    "м": "m",
+    "н": "n",
+    "њ": "nj",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "ћ": "ć",
+    "у": "u",
+    "ф": "f",
+    "х": "h",
+    "ц": "c",
+    "ч": "č",
+    "џ": "dž",
+    "ш": "š",
+}
 _LAT_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ"}
 _LAT_TO_CYR = {v: k for k, v in _CYR_TO_LAT.items() if len(v) == 1}
 _FOLD = {"č": "c", "ć": "c", "ž": "z", "š": "s", "đ": "dj"}
@@ -22,7 +48,7 @@ _FOLD = {"č": "c", "ć": "c", "ž": "z", "š": "s", "đ": "dj"}
 def script_of(text: str) -> str:
     """'cyrillic' when most letters are Cyrillic, else 'latin'."""
     cyr = sum(1 for ch in text if "\u0400" <= ch <= "\u04ff")
-    lat = sum(1 for ch in text if ch.isascii() and ch.isalpha() or ch in "čćžšđČĆŽŠĐ")
+    lat = sum(1 for ch in text if (ch.isascii() and ch.isalpha()) or ch in "čćžšđČĆŽŠĐ")
     return "cyrillic" if cyr > lat else "latin"
 
 
@@ -53,8 +79,8 @@ def lat_to_cyr(text: str) -> str:
             i += 2
             continue
         ch = text[i]
-        cyr = _LAT_TO_CYR.get(ch.lower())
-        out.append(ch if cyr is None else (cyr.upper() if ch.isupper() else cyr))
+        single = _LAT_TO_CYR.get(ch.lower())
+        out.append(ch if single is None else (single.upper() if ch.isupper() else single))
         i += 1
     return "".join(out)
 

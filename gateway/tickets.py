@@ -3,6 +3,7 @@ TicketEvent and, where the citizen must hear of it, an outbox row — in the cal
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,13 +11,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.notify import CitizenNotifier
 from gateway.routing import Router
-from storage.models import OutboxMessage, Ticket, TicketCounter, TicketEvent
+from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
+from storage.models import Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
 
 
 class Status(StrEnum):
@@ -49,6 +51,14 @@ CLOCK_RUNNING = frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS})
 TERMINAL = frozenset({S.CLOSED, S.DUPLICATE, S.DISCARDED})
 # Where a reply from the citizen may still thread in (a resolved ticket can be reopened).
 THREADABLE = frozenset(set(Status) - TERMINAL - {S.FORWARDED})
+
+
+def redact(text: str, names: list[str]) -> str:
+    """mask_pii plus the reporter's own name in either script."""
+    for name in names:
+        for form in {name, cyr_to_lat(name), lat_to_cyr(name)}:
+            text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", "[ime skriveno]", text, flags=re.IGNORECASE)
+    return mask_pii(text)
 
 
 class TicketError(Exception):
@@ -115,9 +125,9 @@ class TicketService:
         # row lock, on SQLite the write transaction is already exclusive.
         bumped = session.execute(
             sa.update(TicketCounter)
-            .where(TicketCounter.year == year)  # type: ignore[arg-type]
-            .values(last=TicketCounter.last + 1)
-            .returning(TicketCounter.last)
+            .where(col(TicketCounter.year) == year)
+            .values(last=col(TicketCounter.last) + 1)
+            .returning(col(TicketCounter.last))
         ).scalar_one_or_none()
         if bumped is None:
             session.add(TicketCounter(year=year, last=1))
@@ -160,10 +170,21 @@ class TicketService:
             created_at=now,
             updated_at=now,
         )
+        self.refresh_work_order_text(session, ticket)
         session.add(ticket)
         session.flush()
         self._event(session, ticket, actor, "status", None, Status.RECEIVED, "registered")
         return ticket
+
+    def refresh_work_order_text(self, session: Session, ticket: Ticket) -> None:
+        """Recompute the utility's copy of the text: the reporter's known name, numbers, addresses out."""
+        names: list[str] = []
+        if ticket.citizen_id is not None:
+            citizen = session.get(Citizen, ticket.citizen_id)
+            if citizen is not None and citizen.name:
+                names = [w for w in re.split(r"[\s,.\"'<>()]+", citizen.name) if len(w) >= 3]
+        ticket.work_order_subject = redact(ticket.subject, names) if ticket.subject is not None else None
+        ticket.work_order_text = redact(ticket.description, names)
 
     # -- transitions ------------------------------------------------------------------------
     def transition(
@@ -217,9 +238,15 @@ class TicketService:
             original = self._find_original(session, ticket, change.duplicate_of)
             ticket.duplicate_of_id = original.id
             self._event(
-                session, original, actor, "merge", None, None,
-                f"{ticket.reference} merged as a duplicate", public=False,
-            )  # fmt: skip
+                session,
+                original,
+                actor,
+                "merge",
+                None,
+                None,
+                f"{ticket.reference} merged as a duplicate",
+                public=False,
+            )
         elif to == S.DISCARDED:
             if not change.note:
                 raise MissingDetail("discarding needs a reason")
@@ -227,6 +254,7 @@ class TicketService:
 
         ticket.status = to
         ticket.updated_at = now
+        self.refresh_work_order_text(session, ticket)
         session.add(ticket)
         public = to not in (S.DISCARDED,)
         self._event(session, ticket, actor, "status", current, to, change.note, public=public)
@@ -251,9 +279,7 @@ class TicketService:
     def _resume_clock(self, ticket: Ticket, now: datetime) -> None:
         if ticket.paused_at is not None and ticket.due_at is not None:
             paused = self.calendar.working_time_between(ticket.paused_at, now)
-            ticket.due_at = self.calendar.add_working_hours(
-                ticket.due_at, paused / timedelta(hours=1)
-            )
+            ticket.due_at = self.calendar.add_working_hours(ticket.due_at, paused / timedelta(hours=1))
         ticket.paused_at = None
         ticket.waiting_reason = None
 
@@ -296,6 +322,7 @@ class TicketService:
         if lat is not None and lon is not None:
             ticket.lat, ticket.lon = lat, lon
         ticket.updated_at = self.clock()
+        self.refresh_work_order_text(session, ticket)
         session.add(ticket)
         if notes:
             self._event(session, ticket, actor, "edit", None, None, "; ".join(notes))
@@ -315,15 +342,30 @@ class TicketService:
             ticket.suggested_category = suggestion
             session.add(ticket)
 
-    def note(self, session: Session, ticket: Ticket, actor: Actor, text: str, *,
-             public: bool = False, kind: str = "note") -> None:  # fmt: skip
+    def note(
+        self,
+        session: Session,
+        ticket: Ticket,
+        actor: Actor,
+        text: str,
+        *,
+        public: bool = False,
+        kind: str = "note",
+    ) -> None:
         self._event(session, ticket, actor, kind, None, None, text, public=public)
 
     def mark_callback(self, session: Session, ticket: Ticket, actor: Actor, needed: bool) -> None:
         ticket.needs_callback = needed
         session.add(ticket)
-        self._event(session, ticket, actor, "callback", None, None,
-                    "call back requested" if needed else "called back")  # fmt: skip
+        self._event(
+            session,
+            ticket,
+            actor,
+            "callback",
+            None,
+            None,
+            "call back requested" if needed else "called back",
+        )
 
     def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool) -> None:
         """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it."""
@@ -331,9 +373,12 @@ class TicketService:
         session.add(ticket)
         if not_fixed and ticket.status == S.RESOLVED:
             self.transition(
-                session, ticket, S.OPEN, Actor("reporter", "citizen"),
+                session,
+                ticket,
+                S.OPEN,
+                Actor("reporter", "citizen"),
                 Change(note="the citizen reports it is not fixed", reopen=True),
-            )  # fmt: skip
+            )
             self.notifier.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
 
     # -- SLA -----------------------------------------------------------------------------------
@@ -352,8 +397,15 @@ class TicketService:
             ticket.overdue = True
             ticket.escalation_level += 1
             session.add(ticket)
-            self._event(session, ticket, SYSTEM, "escalation", None, None,
-                        f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed")  # fmt: skip
+            self._event(
+                session,
+                ticket,
+                SYSTEM,
+                "escalation",
+                None,
+                None,
+                f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed",
+            )
             self.notifier.escalate(session, ticket, "deadline passed")
         return list(due)
 
@@ -373,7 +425,13 @@ class TicketService:
         assert ticket.id is not None
         session.add(
             TicketEvent(
-                ticket_id=ticket.id, at=self.clock(), actor=actor.label, kind=kind,
-                from_status=from_status, to_status=to_status, note=note, public=public,
+                ticket_id=ticket.id,
+                at=self.clock(),
+                actor=actor.label,
+                kind=kind,
+                from_status=from_status,
+                to_status=to_status,
+                note=note,
+                public=public,
             )
-        )  # fmt: skip
+        )

@@ -64,50 +64,80 @@ class OutboxSender:
         blocked = await asyncio.to_thread(self._blocked_reason, row)
         if blocked:
             await asyncio.to_thread(
-                settle_outbox, self.engine, row.id, self.clock(), sent=False, error=blocked,
+                settle_outbox,
+                self.engine,
+                row.id,
+                self.clock(),
+                sent=False,
+                error=blocked,
                 permanent=True,
-            )  # fmt: skip
+            )
             return
         notification = Notification(
-            outbox_id=row.id, channel=ChannelKind(row.channel), recipient=row.recipient,
-            body=row.body, subject=row.subject, automatic=row.automatic,
+            outbox_id=row.id,
+            channel=ChannelKind(row.channel),
+            recipient=row.recipient,
+            body=row.body,
+            subject=row.subject,
+            automatic=row.automatic,
             in_reply_to=row.in_reply_to,
             references=tuple(r for r in (row.references or "").split() if r),
             message_id=row.message_id_header,
             attachments=await asyncio.to_thread(self._attachments, row),
             meta={k: str(v) for k, v in row.meta.items()},
             ticket_reference=await asyncio.to_thread(self._reference, row),
-        )  # fmt: skip
+        )
         try:
             receipt = await self.notifiers[row.channel].send(notification)
         except DeliveryFailed as exc:
-            log.warning("outbox %s via %s failed (%s): %s", row.id, row.channel,
-                        "permanent" if exc.permanent else "will retry", exc.reason)  # fmt: skip
+            log.warning(
+                "outbox %s via %s failed (%s): %s",
+                row.id,
+                row.channel,
+                "permanent" if exc.permanent else "will retry",
+                exc.reason,
+            )
             await asyncio.to_thread(
-                settle_outbox, self.engine, row.id, self.clock(), sent=False, error=exc.reason,
-                permanent=exc.permanent, max_attempts=self.max_attempts,
-            )  # fmt: skip
+                settle_outbox,
+                self.engine,
+                row.id,
+                self.clock(),
+                sent=False,
+                error=exc.reason,
+                permanent=exc.permanent,
+                max_attempts=self.max_attempts,
+            )
             return
         except Exception as exc:  # a notifier bug must not stop the loop; the row is retried
             log.exception("outbox %s via %s crashed", row.id, row.channel)
             await asyncio.to_thread(
-                settle_outbox, self.engine, row.id, self.clock(), sent=False,
-                error=f"{type(exc).__name__}: {exc}", max_attempts=self.max_attempts,
-            )  # fmt: skip
+                settle_outbox,
+                self.engine,
+                row.id,
+                self.clock(),
+                sent=False,
+                error=f"{type(exc).__name__}: {exc}",
+                max_attempts=self.max_attempts,
+            )
             return
         await asyncio.to_thread(
-            settle_outbox, self.engine, row.id, self.clock(), sent=True,
+            settle_outbox,
+            self.engine,
+            row.id,
+            self.clock(),
+            sent=True,
             provider_ref=receipt.provider_ref if receipt else None,
-        )  # fmt: skip
+        )
 
     def _blocked_reason(self, row: OutboxMessage) -> str | None:
         """An opted-out number or a bouncing address gets nothing (except the STOP confirmation)."""
         kind = {"sms": "phone", "email": "email"}.get(row.channel)
         with session_scope(self.engine) as s:
             identity = s.exec(
-                select(CitizenIdentity).where(CitizenIdentity.kind == kind,
-                                              CitizenIdentity.value == row.recipient)
-            ).first()  # fmt: skip
+                select(CitizenIdentity).where(
+                    CitizenIdentity.kind == kind, CitizenIdentity.value == row.recipient
+                )
+            ).first()
         if identity is None:
             return None
         if identity.opted_out and row.kind != "stop":
@@ -167,8 +197,9 @@ class TranscriptionWorker:
             await asyncio.to_thread(self.transcribe_attachment, int(payload["attachment_id"]))
         except Exception as exc:
             log.exception("transcription job %s failed", job_id)
-            await asyncio.to_thread(fail_job, self.engine, job_id, self.clock(),
-                                    f"{type(exc).__name__}: {exc}")  # fmt: skip
+            await asyncio.to_thread(
+                fail_job, self.engine, job_id, self.clock(), f"{type(exc).__name__}: {exc}"
+            )
             return
         await asyncio.to_thread(finish_job, self.engine, job_id, self.clock())
 
@@ -186,19 +217,28 @@ class TranscriptionWorker:
             ticket = s.get(Ticket, ticket_id)
             assert ticket is not None
             row = TranscriptRow(
-                ticket_id=ticket_id, attachment_id=attachment_id, engine=transcript.engine,
-                text=transcript.text, has_speech=transcript.has_speech,
-                low_confidence=transcript.low_confidence, data=transcript.to_json(),
+                ticket_id=ticket_id,
+                attachment_id=attachment_id,
+                engine=transcript.engine,
+                text=transcript.text,
+                has_speech=transcript.has_speech,
+                low_confidence=transcript.low_confidence,
+                data=transcript.to_json(),
                 created_at=self.clock(),
-            )  # fmt: skip
+            )
             s.add(row)
             if transcript.text and not ticket.description.strip():
                 ticket.description = transcript.text
+                self.tickets.refresh_work_order_text(s, ticket)
             self.tickets.suggest_category(s, ticket, transcript.text)
-            verdict = "no speech" if not transcript.has_speech else (
-                "low confidence" if transcript.low_confidence else "transcribed")
-            self.tickets.note(s, ticket, SYSTEM, f"voicemail {verdict} ({transcript.engine})",
-                              kind="transcript")  # fmt: skip
+            verdict = (
+                "no speech"
+                if not transcript.has_speech
+                else ("low confidence" if transcript.low_confidence else "transcribed")
+            )
+            self.tickets.note(
+                s, ticket, SYSTEM, f"voicemail {verdict} ({transcript.engine})", kind="transcript"
+            )
             s.flush()
             return row
 

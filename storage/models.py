@@ -82,6 +82,10 @@ class Ticket(SQLModel, table=True):
     status: str = Field(index=True)
     subject: str | None = None
     description: str = ""
+    # What a utility sees: subject and description with the reporter's name, numbers and addresses
+    # masked, kept current by TicketService so work-order queries never need the citizen tables.
+    work_order_subject: str | None = None
+    work_order_text: str = ""
     category: str | None = Field(default=None, index=True)
     suggested_category: str | None = None
     utility: str | None = Field(default=None, index=True)
@@ -113,9 +117,7 @@ class Ticket(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """Every inbound and outbound message on a ticket; inbound ones are unique per (channel, external_id)."""
 
-    __table_args__ = (
-        sa.Index("uq_message_inbound", "channel", "external_id", unique=True),
-    )
+    __table_args__ = (sa.Index("uq_message_inbound", "channel", "external_id", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     direction: str  # "in" | "out"

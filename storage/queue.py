@@ -15,9 +15,14 @@ from storage.models import Job, OutboxMessage
 
 
 def claim_jobs(
-    engine: sa.Engine, kinds: list[str], worker: str, now: datetime, *, limit: int = 1,
+    engine: sa.Engine,
+    kinds: list[str],
+    worker: str,
+    now: datetime,
+    *,
+    limit: int = 1,
     lease: timedelta = timedelta(minutes=30),
-) -> list[Job]:  # fmt: skip
+) -> list[Job]:
     """Take up to `limit` runnable jobs; a job whose worker died is taken again after `lease`."""
     with session_scope(engine, write=True) as s:
         stale = now - lease
@@ -73,21 +78,29 @@ def enqueue_job(session: Any, kind: str, payload: dict[str, Any], now: datetime)
 
 
 def claim_outbox(
-    engine: sa.Engine, now: datetime, *, limit: int = 10, channels: list[str] | None = None,
+    engine: sa.Engine,
+    now: datetime,
+    *,
+    limit: int = 10,
+    channels: list[str] | None = None,
     stale_after: timedelta = timedelta(minutes=10),
-) -> list[OutboxMessage]:  # fmt: skip
+) -> list[OutboxMessage]:
     """Take queued messages that are due; a message stuck in `sending` (its sender died) is retried."""
     with session_scope(engine, write=True) as s:
         query = (
             select(OutboxMessage)
             .where(
                 sa.or_(
-                    sa.and_(col(OutboxMessage.state) == "queued",
-                            col(OutboxMessage.next_attempt_at) <= now),
-                    sa.and_(col(OutboxMessage.state) == "sending",
-                            col(OutboxMessage.next_attempt_at) < now - stale_after),
+                    sa.and_(
+                        col(OutboxMessage.state) == "queued",
+                        col(OutboxMessage.next_attempt_at) <= now,
+                    ),
+                    sa.and_(
+                        col(OutboxMessage.state) == "sending",
+                        col(OutboxMessage.next_attempt_at) < now - stale_after,
+                    ),
                 )
-            )  # fmt: skip
+            )
             .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -104,16 +117,28 @@ def claim_outbox(
 
 
 def settle_outbox(
-    engine: sa.Engine, outbox_id: int, now: datetime, *, sent: bool, error: str | None = None,
-    permanent: bool = False, provider_ref: str | None = None, max_attempts: int = 8,
+    engine: sa.Engine,
+    outbox_id: int,
+    now: datetime,
+    *,
+    sent: bool,
+    error: str | None = None,
+    permanent: bool = False,
+    provider_ref: str | None = None,
+    max_attempts: int = 8,
     backoff: Callable[[int], timedelta] = lambda n: timedelta(seconds=min(3600, 30 * 2 ** (n - 1))),
-) -> OutboxMessage | None:  # fmt: skip
+) -> OutboxMessage | None:
     with session_scope(engine, write=True) as s:
         row = s.get(OutboxMessage, outbox_id)
         if row is None:
             return None
         if sent:
-            row.state, row.sent_at, row.provider_ref, row.last_error = "sent", now, provider_ref, None
+            row.state, row.sent_at, row.provider_ref, row.last_error = (
+                "sent",
+                now,
+                provider_ref,
+                None,
+            )
         elif permanent or row.attempts >= max_attempts:
             row.state, row.last_error = "failed", (error or "")[:2000]
         else:

@@ -17,10 +17,12 @@ log = logging.getLogger(__name__)
 
 
 def mount_api(app: FastAPI, gw: Gateway) -> None:
-    from gateway.api import system, tickets
+    from gateway.api import open311, system, tickets, voicemails
 
     app.include_router(tickets.router)
     app.include_router(system.router)
+    open311.mount(app)
+    app.include_router(voicemails.router)
 
     @app.exception_handler(TicketNotFound)
     async def _not_found(_r: Request, exc: TicketNotFound) -> JSONResponse:

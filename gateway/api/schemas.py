@@ -46,8 +46,18 @@ class Assign(_Body):
 
 
 class Transition(_Body):
-    to: Literal["received", "open", "assigned", "in_progress", "resolved", "closed", "waiting",
-                "forwarded", "duplicate", "discarded"]  # fmt: skip
+    to: Literal[
+        "received",
+        "open",
+        "assigned",
+        "in_progress",
+        "resolved",
+        "closed",
+        "waiting",
+        "forwarded",
+        "duplicate",
+        "discarded",
+    ]
     note: str | None = Field(default=None, max_length=5000)
     forwarded_to: str | None = Field(default=None, max_length=500)
     duplicate_of: str | None = Field(default=None, max_length=40)

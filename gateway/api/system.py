@@ -20,16 +20,22 @@ _HEALTHY = {ChannelState.UP}
 
 def _counts(gw: Any) -> dict[str, Any]:
     with session_scope(gw.engine) as s:
-        backlog = dict(s.exec(
-            select(OutboxMessage.channel, func.count()).where(OutboxMessage.state == "queued")
-            .group_by(OutboxMessage.channel)
-        ).all())  # fmt: skip
+        backlog = dict(
+            s.exec(
+                select(OutboxMessage.channel, func.count())
+                .where(OutboxMessage.state == "queued")
+                .group_by(OutboxMessage.channel)
+            ).all()
+        )
         by_status = dict(s.exec(select(Ticket.status, func.count()).group_by(Ticket.status)).all())
-        overdue = s.exec(select(func.count()).select_from(Ticket).where(Ticket.overdue == True)).one()  # noqa: E712
-        jobs = dict(s.exec(
-            select(Job.state, func.count()).where(col(Job.state).in_(["queued", "running", "failed"]))
-            .group_by(Job.state)
-        ).all())  # fmt: skip
+        overdue = s.exec(select(func.count()).select_from(Ticket).where(col(Ticket.overdue).is_(True))).one()
+        jobs = dict(
+            s.exec(
+                select(Job.state, func.count())
+                .where(col(Job.state).in_(["queued", "running", "failed"]))
+                .group_by(Job.state)
+            ).all()
+        )
     return {"outbox_backlog": backlog, "tickets": by_status, "overdue": overdue, "jobs": jobs}
 
 
@@ -37,10 +43,14 @@ def _counts(gw: Any) -> dict[str, Any]:
 def healthz(gw: GW, response: Response) -> dict[str, Any]:
     statuses = gw.supervisor.statuses() if gw.supervisor else []
     channels = {
-        st.name: {"state": st.state.value, "detail": st.detail,
-                  "since": st.since.isoformat() if st.since else None, "metrics": dict(st.metrics)}
+        st.name: {
+            "state": st.state.value,
+            "detail": st.detail,
+            "since": st.since.isoformat() if st.since else None,
+            "metrics": dict(st.metrics),
+        }
         for st in statuses
-    }  # fmt: skip
+    }
     try:
         counts = _counts(gw)
         database = "up"
@@ -48,24 +58,27 @@ def healthz(gw: GW, response: Response) -> dict[str, Any]:
         counts, database = {}, f"down: {type(exc).__name__}"
     ok = database == "up" and all(st.state in _HEALTHY for st in statuses)
     response.status_code = 200 if ok else 503
-    return {"status": "ok" if ok else "degraded", "database": database, "channels": channels,
-            **counts}  # fmt: skip
+    return {
+        "status": "ok" if ok else "degraded",
+        "database": database,
+        "channels": channels,
+        **counts,
+    }
 
 
 @router.get("/metrics")
 def metrics(gw: GW) -> Response:
     registry = CollectorRegistry()
-    up = Gauge("sistem48_channel_up", "1 when the channel is up", ["channel", "state"],
-               registry=registry)  # fmt: skip
-    chan_metric = Gauge("sistem48_channel_metric", "channel-reported values", ["channel", "name"],
-                        registry=registry)  # fmt: skip
+    up = Gauge("sistem48_channel_up", "1 when the channel is up", ["channel", "state"], registry=registry)
+    chan_metric = Gauge(
+        "sistem48_channel_metric", "channel-reported values", ["channel", "name"], registry=registry
+    )
     for st in gw.supervisor.statuses() if gw.supervisor else []:
         up.labels(st.name, st.state.value).set(1 if st.state in _HEALTHY else 0)
         for name, value in st.metrics.items():
             chan_metric.labels(st.name, name).set(float(value))
     counts = _counts(gw)
-    backlog = Gauge("sistem48_outbox_backlog", "queued outbound messages", ["channel"],
-                    registry=registry)  # fmt: skip
+    backlog = Gauge("sistem48_outbox_backlog", "queued outbound messages", ["channel"], registry=registry)
     for channel, n in counts["outbox_backlog"].items():
         backlog.labels(channel).set(n)
     tickets = Gauge("sistem48_tickets", "tickets by status", ["status"], registry=registry)

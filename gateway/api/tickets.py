@@ -13,7 +13,16 @@ from sqlmodel import Session, select
 
 from channels.base import ChannelKind, InboundContact
 from gateway.api.deps import DB, GW, Operator, Staff
-from gateway.api.schemas import Assign, Callback, Merge, Note, Reply, TicketCreate, Transition, Validate
+from gateway.api.schemas import (
+    Assign,
+    Callback,
+    Merge,
+    Note,
+    Reply,
+    TicketCreate,
+    Transition,
+    Validate,
+)
 from gateway.auth import Principal
 from gateway.photos import strip_metadata
 from gateway.queries import TicketFilter, calls, list_tickets, ticket_detail
@@ -39,8 +48,7 @@ def tickets_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    f = TicketFilter(status_, channel, category, utility, overdue, q, created_from, created_to,
-                     limit, offset)  # fmt: skip
+    f = TicketFilter(status_, channel, category, utility, overdue, q, created_from, created_to, limit, offset)
     total, items = list_tickets(db, who, f)
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
@@ -57,18 +65,22 @@ def ticket_get(reference: str, who: Staff, gw: GW) -> dict[str, Any]:
 @router.post("/tickets", status_code=status.HTTP_201_CREATED)
 async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, Any]:
     if gw.config.category(body.category) is None and body.category is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown category {body.category!r}")
+        raise HTTPException(422, f"unknown category {body.category!r}")
     sender = body.email or body.phone or ""
     contact = InboundContact(
         channel=ChannelKind.WEB if body.channel == "web" else ChannelKind.VOICE,
         external_id=f"api:{body.idempotency_key or uuid.uuid4()}",
-        sender=sender, received_at=gw.clock(), subject=body.subject, body=body.description,
-        sender_name=body.name, meta={"entered_by": who.name, "suppress_ack": "0"},
-    )  # fmt: skip
+        sender=sender,
+        received_at=gw.clock(),
+        subject=body.subject,
+        body=body.description,
+        sender_name=body.name,
+        meta={"entered_by": who.name, "suppress_ack": "0"},
+    )
     result = await gw.inbox.ingest(contact)
     if result.ticket_id is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the report could not be registered")
-    if body.phone and body.email or body.location_text or body.category or body.lat is not None:
+        raise HTTPException(422, "the report could not be registered")
+    if (body.phone and body.email) or body.location_text or body.category or body.lat is not None:
         await asyncio.to_thread(_complete_created, gw, result.ticket_id, body, who)
     return ticket_get(result.reference or "", who, gw)
 
@@ -80,12 +92,20 @@ def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principa
     with session_scope(gw.engine, write=True) as s:
         ticket = s.get(Ticket, ticket_id)
         assert ticket is not None
-        gw.tickets.update_details(s, ticket, who.actor(), category=body.category,
-                                  location_text=body.location_text, lat=body.lat, lon=body.lon)  # fmt: skip
+        gw.tickets.update_details(
+            s,
+            ticket,
+            who.actor(),
+            category=body.category,
+            location_text=body.location_text,
+            lat=body.lat,
+            lon=body.lon,
+        )
         if body.phone and body.email and ticket.citizen_id is not None:
             phone = normalise_phone(body.phone, gw.config.gateway.default_region)
-            exists = s.exec(select(CitizenIdentity).where(CitizenIdentity.kind == "phone",
-                                                          CitizenIdentity.value == phone)).first()  # fmt: skip
+            exists = s.exec(
+                select(CitizenIdentity).where(CitizenIdentity.kind == "phone", CitizenIdentity.value == phone)
+            ).first()
             if phone and exists is None:
                 s.add(CitizenIdentity(citizen_id=ticket.citizen_id, kind="phone", value=phone))
 
@@ -101,10 +121,18 @@ def _load(s: Session, reference: str) -> Ticket:
 def ticket_validate(reference: str, body: Validate, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
         ticket = _load(s, reference)
-        gw.tickets.update_details(s, ticket, who.actor(), description=body.description,
-                                  location_text=body.location_text, lat=body.lat, lon=body.lon)  # fmt: skip
-        gw.tickets.transition(s, ticket, Status.OPEN, who.actor(),
-                              Change(note=body.note, category=body.category))  # fmt: skip
+        gw.tickets.update_details(
+            s,
+            ticket,
+            who.actor(),
+            description=body.description,
+            location_text=body.location_text,
+            lat=body.lat,
+            lon=body.lon,
+        )
+        gw.tickets.transition(
+            s, ticket, Status.OPEN, who.actor(), Change(note=body.note, category=body.category)
+        )
     return ticket_get(reference, who, gw)
 
 
@@ -112,8 +140,9 @@ def ticket_validate(reference: str, body: Validate, who: Operator, gw: GW) -> di
 def ticket_assign(reference: str, body: Assign, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
         ticket = _load(s, reference)
-        gw.tickets.transition(s, ticket, Status.ASSIGNED, who.actor(),
-                              Change(note=body.note, utility=body.utility))  # fmt: skip
+        gw.tickets.transition(
+            s, ticket, Status.ASSIGNED, who.actor(), Change(note=body.note, utility=body.utility)
+        )
     return ticket_get(reference, who, gw)
 
 
@@ -124,10 +153,18 @@ def ticket_transition(reference: str, body: Transition, who: Staff, gw: GW) -> d
         if not who.sees_pii and ticket.utility != who.utility:
             raise TicketNotFound(reference)
         gw.tickets.transition(
-            s, ticket, Status(body.to), who.actor(),
-            Change(note=body.note, forwarded_to=body.forwarded_to, duplicate_of=body.duplicate_of,
-                   utility=body.utility, category=body.category),
-        )  # fmt: skip
+            s,
+            ticket,
+            Status(body.to),
+            who.actor(),
+            Change(
+                note=body.note,
+                forwarded_to=body.forwarded_to,
+                duplicate_of=body.duplicate_of,
+                utility=body.utility,
+                category=body.category,
+            ),
+        )
     return ticket_get(reference, who, gw)
 
 
@@ -144,8 +181,9 @@ def ticket_reply(reference: str, body: Reply, who: Operator, gw: GW) -> dict[str
 def ticket_merge(reference: str, body: Merge, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
         ticket = _load(s, reference)
-        gw.tickets.transition(s, ticket, Status.DUPLICATE, who.actor(),
-                              Change(note=body.note, duplicate_of=body.into))  # fmt: skip
+        gw.tickets.transition(
+            s, ticket, Status.DUPLICATE, who.actor(), Change(note=body.note, duplicate_of=body.into)
+        )
     return ticket_get(reference, who, gw)
 
 
@@ -176,9 +214,14 @@ def attachment_get(reference: str, attachment_id: int, who: Staff, gw: GW, db: D
         if att.kind != "photo":
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
         data = strip_metadata(data) or b""  # never hand a utility the reporter's EXIF/GPS
-    return Response(data, media_type=att.content_type,
-                    headers={"Content-Disposition": f'inline; filename="{_safe(att.filename)}"',
-                             "X-Content-Type-Options": "nosniff"})  # fmt: skip
+    return Response(
+        data,
+        media_type=att.content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{_safe(att.filename)}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def ticket_detail_exists(db: Session, who: Principal, reference: str) -> int | None:
@@ -194,9 +237,12 @@ def _safe(name: str) -> str:
 
 @router.get("/calls", tags=["calls"])
 def call_log(
-    who: Operator, db: DB, since: datetime | None = None, callback: bool = False,
+    who: Operator,
+    db: DB,
+    since: datetime | None = None,
+    callback: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     return {"items": calls(db, since=since, callback_only=callback, limit=limit)}
 
 

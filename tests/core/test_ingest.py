@@ -17,7 +17,9 @@ def _outbox(gw: Any) -> list[OutboxMessage]:
 
 
 def test_new_sms_opens_a_received_ticket_with_reference(gateway: Any) -> None:
-    result = gateway.inbox.ingest_sync(sms(gateway, "064 123 4567", "Ne radi sijalica u Ulici kralja Petra 12"))
+    result = gateway.inbox.ingest_sync(
+        sms(gateway, "064 123 4567", "Ne radi sijalica u Ulici kralja Petra 12")
+    )
     assert result.created and not result.duplicate
     assert result.reference == "S48-2026-000001"
     with session_scope(gateway.engine) as s:
@@ -69,42 +71,58 @@ def test_sms_after_window_opens_new_ticket(gateway: Any) -> None:
 
 def test_mail_reply_threads_by_reference_in_subject(gateway: Any) -> None:
     first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
-    reply = gateway.inbox.ingest_sync(mail(gateway, "Pera@Example.rs", "Evo slike",
-                                           subject=f"Re: [{first.reference}] Prijava primljena",
-                                           thread_hints=(first.reference,)))
+    reply = gateway.inbox.ingest_sync(
+        mail(
+            gateway,
+            "Pera@Example.rs",
+            "Evo slike",
+            subject=f"Re: [{first.reference}] Prijava primljena",
+            thread_hints=(first.reference,),
+        )
+    )
     assert reply.ticket_id == first.ticket_id and not reply.created
 
 
 def test_reference_from_someone_else_does_not_thread(gateway: Any) -> None:
     first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
-    other = gateway.inbox.ingest_sync(mail(gateway, "mika@example.rs", "ja isto",
-                                           thread_hints=(first.reference,)))
+    other = gateway.inbox.ingest_sync(
+        mail(gateway, "mika@example.rs", "ja isto", thread_hints=(first.reference,))
+    )
     assert other.created and other.ticket_id != first.ticket_id
 
 
 def test_reply_to_our_signed_message_id_threads(gateway: Any) -> None:
     gateway.config.mail.enabled = True
     first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
-    ack = [o for o in _outbox(gateway) if o.kind == "ack"][0]
+    ack = next(o for o in _outbox(gateway) if o.kind == "ack")
     assert ack.message_id_header
-    reply = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "hvala", subject="Re: hvala",
-                                           thread_hints=(ack.message_id_header.strip("<>"),)))
+    reply = gateway.inbox.ingest_sync(
+        mail(
+            gateway,
+            "pera@example.rs",
+            "hvala",
+            subject="Re: hvala",
+            thread_hints=(ack.message_id_header.strip("<>"),),
+        )
+    )
     assert reply.ticket_id == first.ticket_id
 
 
 def test_forged_message_id_does_not_thread(gateway: Any) -> None:
     first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
     forged = f"{first.reference}.abcd1234.0123456789abcdef@sistem48.localhost"
-    other = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "novo", subject="Novo",
-                                           thread_hints=(forged,)))
+    other = gateway.inbox.ingest_sync(
+        mail(gateway, "pera@example.rs", "novo", subject="Novo", thread_hints=(forged,))
+    )
     assert other.created
 
 
 def test_plus_address_threads(gateway: Any) -> None:
     first = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
     token = gateway.signer.plus_token(first.reference)
-    reply = gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "dopuna", subject="dopuna",
-                                           thread_hints=(token,)))
+    reply = gateway.inbox.ingest_sync(
+        mail(gateway, "pera@example.rs", "dopuna", subject="dopuna", thread_hints=(token,))
+    )
     assert reply.ticket_id == first.ticket_id
 
 
@@ -119,8 +137,14 @@ def test_quarantined_mail_is_kept_without_ticket(gateway: Any) -> None:
 
 
 def test_bounce_opens_no_ticket(gateway: Any) -> None:
-    result = gateway.inbox.ingest_sync(mail(gateway, "mailer-daemon@example.rs", "Undelivered",
-                                            meta={"auto": "bounce", "suppress_ack": "1"}))
+    result = gateway.inbox.ingest_sync(
+        mail(
+            gateway,
+            "mailer-daemon@example.rs",
+            "Undelivered",
+            meta={"auto": "bounce", "suppress_ack": "1"},
+        )
+    )
     assert result.ticket_id is None
 
 
@@ -139,7 +163,7 @@ def test_sms_status_keyword_in_cyrillic_replies_with_status(gateway: Any) -> Non
     first = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Rupa na putu"))
     gateway.clock.advance(days=5)
     gateway.inbox.ingest_sync(sms(gateway, "+381641234567", f"СТАТУС {first.reference}"))
-    reply = [o for o in _outbox(gateway) if o.kind == "status_reply"][0]
+    reply = next(o for o in _outbox(gateway) if o.kind == "status_reply")
     assert first.reference in reply.body and "primljena" in reply.body
 
 
@@ -158,8 +182,14 @@ def test_cyrillic_sms_gets_cyrillic_acknowledgement(gateway: Any) -> None:
 
 def test_auto_submitted_mail_gets_no_acknowledgement(gateway: Any) -> None:
     gateway.config.mail.enabled = True
-    gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "vacation",
-                                   meta={"auto": "auto-replied", "suppress_ack": "1"}))
+    gateway.inbox.ingest_sync(
+        mail(
+            gateway,
+            "pera@example.rs",
+            "vacation",
+            meta={"auto": "auto-replied", "suppress_ack": "1"},
+        )
+    )
     assert _outbox(gateway) == []
 
 

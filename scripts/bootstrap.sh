@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what Sistem48 needs on Debian/Ubuntu: system packages (only the missing ones) and ./.venv.
+# Usage: scripts/bootstrap.sh run|test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose="${1:-run}"
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+need=()
+want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
+
+# A Python >= 3.11 with venv support.
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.12 python3.11 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PY="$cand"; break
+    fi
+  done
+fi
+if [ -z "$PY" ]; then want python3; want python3-venv; PY=python3; fi
+if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then want python3-venv; fi
+
+if [ "$purpose" = "test" ]; then
+  want sip-tester   # sipp: real SIP calls with RTP in the hotline tests
+  want espeak-ng    # synthetic speech for calls and transcription tests
+  want sox          # audio conversion (G.711 streams, resampling)
+  want chromium     # headless browser tests of the staff UI
+fi
+
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "bootstrap: installing system packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip wheel setuptools 2>&1 | grep -v '^WARNING: Location' || true
+if [ "$purpose" = "test" ]; then
+  .venv/bin/python -m pip install -q -e ".[test,whisper]" 2>&1 | grep -v '^WARNING: Location' || true
+else
+  .venv/bin/python -m pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
+fi
+.venv/bin/python -c 'import gateway, sqlmodel, aiosmtpd' # fail loudly if the install did not happen
+echo "bootstrap: ready ($purpose)"
