@@ -80,10 +80,36 @@ class GatewayInbox:
         self.notifier = tickets.notifier
         self.signer = signer
         self.clock = clock
+        self.max_batch = 64
+        self._pending: list[tuple[InboundContact, asyncio.Future[IngestResult]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     # -- Inbox protocol ----------------------------------------------------------------------
     async def ingest(self, contact: InboundContact) -> IngestResult:
-        return await asyncio.to_thread(self.ingest_sync, contact)
+        """Group commit: contacts arriving together share one transaction and one fsync; each caller
+        returns only after the commit that holds its contact (durable before the wire is answered)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        self._pending.append((contact, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        return await future
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            contacts = [contact for contact, _ in batch]
+            try:
+                outcomes = await asyncio.to_thread(self.ingest_many_sync, contacts)
+            except Exception as exc:
+                outcomes = [exc] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
     async def record_delivery(self, report: DeliveryReport) -> None:
         await asyncio.to_thread(self.record_delivery_sync, report)
@@ -93,26 +119,64 @@ class GatewayInbox:
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest_sync(self, contact: InboundContact) -> IngestResult:
-        raw_sha = self.blobs.put(contact.raw) if contact.raw is not None else None
-        stored = [(a, self.blobs.put(a.data)) for a in contact.attachments]
+        outcome = self.ingest_many_sync([contact])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def ingest_many_sync(self, contacts: list[InboundContact]) -> list[IngestResult | Exception]:
+        """Ingest several contacts in one transaction; each in its own savepoint, so one bad contact
+        fails alone. Raises when the commit itself fails (then none of them is stored)."""
+        prepared = [self._store_blobs(c) for c in contacts]
+        outcomes: list[IngestResult | Exception] = []
+        with session_scope(self.engine, write=True) as s:
+            for contact, blobs in zip(contacts, prepared, strict=True):
+                if isinstance(blobs, Exception):
+                    outcomes.append(blobs)
+                    continue
+                outcomes.append(self._ingest_savepoint(s, contact, *blobs))
+        for contact, outcome in zip(contacts, outcomes, strict=True):
+            if isinstance(outcome, IngestResult):
+                log.info(
+                    "ingested %s %s from %s: ticket %s%s",
+                    contact.channel,
+                    contact.external_id[:24],
+                    mask_sender(contact.sender),
+                    outcome.reference,
+                    " (duplicate)" if outcome.duplicate else "",
+                )
+        return outcomes
+
+    def _store_blobs(
+        self, contact: InboundContact
+    ) -> tuple[str | None, list[tuple[Attachment, str]]] | Exception:
+        try:
+            raw_sha = self.blobs.put(contact.raw) if contact.raw is not None else None
+            return raw_sha, [(a, self.blobs.put(a.data)) for a in contact.attachments]
+        except OSError as exc:  # disk full, permissions: this contact fails, the sender retries
+            log.error("blob store failed for %s: %s", contact.channel, exc)
+            return exc
+
+    def _ingest_savepoint(
+        self, s: Session, contact: InboundContact, raw_sha: str | None, stored: list[tuple[Attachment, str]]
+    ) -> IngestResult | Exception:
         for attempt in range(2):
+            savepoint = s.begin_nested()
             try:
-                with session_scope(self.engine, write=True) as s:
-                    result = self._ingest_in(s, contact, raw_sha, stored)
-                break
-            except sa.exc.IntegrityError:
-                # Two deliveries of the same message raced; the loser finds the winner's row.
+                result = self._ingest_in(s, contact, raw_sha, stored)
+                savepoint.commit()
+                return result
+            except sa.exc.IntegrityError as exc:
+                # The same message delivered twice in one batch or by two processes at once: the
+                # second attempt finds the first one's row and answers "duplicate".
+                savepoint.rollback()
                 if attempt:
-                    raise
-        log.info(
-            "ingested %s %s from %s: ticket %s%s",
-            contact.channel,
-            contact.external_id[:24],
-            mask_sender(contact.sender),
-            result.reference,
-            " (duplicate)" if result.duplicate else "",
-        )
-        return result
+                    return exc
+            except Exception as exc:
+                savepoint.rollback()
+                log.exception("ingest of a %s contact failed", contact.channel)
+                return exc
+        raise AssertionError("unreachable")
 
     def _ingest_in(
         self,
@@ -137,6 +201,11 @@ class GatewayInbox:
                 message_id=existing.id,
                 quarantined=existing.quarantine_reason is not None,
             )
+        if contact.channel == ChannelKind.EMAIL:  # a utility's reply updates its work order instead
+            from gateway.workorders import ingest_utility_reply
+
+            if (handled := ingest_utility_reply(self, s, contact, raw_sha, stored)) is not None:
+                return handled
 
         meta = dict(contact.meta)
         quarantine = meta.pop("quarantine", None)

@@ -199,3 +199,36 @@ def test_acknowledgements_are_rate_limited_per_sender(gateway: Any) -> None:
         gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", f"prijava {i}", subject=f"s{i}"))
     acks = [o for o in _outbox(gateway) if o.kind == "ack"]
     assert len(acks) == gateway.config.mail.max_acks_per_sender_per_hour
+
+
+def test_concurrent_ingests_share_commits_and_each_gets_its_own_ticket(gateway: Any) -> None:
+    import asyncio
+
+    async def burst() -> list[Any]:
+        contacts = [sms(gateway, f"+3816400000{i:02d}", f"rupa {i}") for i in range(40)]
+        contacts.append(contacts[0])  # the same SMS delivered twice in the same burst
+        return await asyncio.gather(*(gateway.inbox.ingest(c) for c in contacts))
+
+    results = asyncio.run(burst())
+    refs = {r.reference for r in results}
+    assert len(refs) == 40
+    assert results[-1].duplicate and results[-1].ticket_id == results[0].ticket_id
+    with session_scope(gateway.engine) as s:
+        assert len(s.exec(select(Ticket)).all()) == 40
+
+
+def test_a_failing_contact_does_not_sink_the_rest_of_its_batch(gateway: Any) -> None:
+    good = sms(gateway, "+381641234567", "rupa")
+    bad = sms(gateway, "+381641234568", "rupa", meta={"after_hours": "1"})
+    real = gateway.inbox._ingest_in
+
+    def explode(s: Any, contact: Any, *a: Any) -> Any:
+        if contact is bad:
+            raise RuntimeError("injected fault")
+        return real(s, contact, *a)
+
+    gateway.inbox._ingest_in = explode
+    outcomes = gateway.inbox.ingest_many_sync([good, bad])
+    assert outcomes[0].created and isinstance(outcomes[1], RuntimeError)
+    with session_scope(gateway.engine) as s:
+        assert len(s.exec(select(Ticket)).all()) == 1
