@@ -253,4 +253,8 @@ def load_config(path: Path | None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if path != EMBEDDED_DEFAULTS and "utilities" not in data and "categories" not in data:
+        # A file that names no catalogue gets the shipped one (Serbian utilities and categories).
+        defaults = tomllib.loads(EMBEDDED_DEFAULTS.read_text(encoding="utf-8"))
+        data["utilities"], data["categories"] = defaults["utilities"], defaults["categories"]
     return parse_config(data, str(path))
