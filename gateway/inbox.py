@@ -475,7 +475,14 @@ class GatewayInbox:
                 row.delivery = report.state.value
                 row.meta = {**row.meta, "delivery_detail": report.detail[:500]}
                 s.add(row)
-            if report.state == DeliveryState.FAILED and report.channel == ChannelKind.EMAIL:
+            # Only a bounce of a message we really sent (its signed Message-ID matched) may mark an
+            # address undeliverable: anyone can forge a bounce.
+            if (
+                row is not None
+                and row.recipient.lower() == report.recipient.lower()
+                and report.state == DeliveryState.FAILED
+                and report.channel == ChannelKind.EMAIL
+            ):
                 identity = s.exec(
                     select(CitizenIdentity).where(
                         CitizenIdentity.kind == "email",

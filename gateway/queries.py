@@ -51,6 +51,9 @@ WORK_ORDER_COLUMNS: tuple[Any, ...] = (
 )
 
 
+COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class TicketFilter:
     status: list[str] | None = None
@@ -111,8 +114,9 @@ def list_tickets(session: Session, principal: Principal, f: TicketFilter) -> tup
         )
     for cond in conditions:
         query = query.where(cond)
-    count_query = select(func.count()).select_from(query.order_by(None).subquery())
-    total = session.exec(count_query).one()
+    # Counting stops at COUNT_CAP: an exact count of a broad search costs a full scan on 100k rows.
+    capped = query.order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = session.exec(select(func.count()).select_from(capped)).one()
     rows = session.exec(
         query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(f.limit).offset(f.offset)
     ).all()

@@ -75,6 +75,12 @@ class TicketCounter(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
+    # Lists are filtered by status / category / utility and shown newest first (benchmarks/api.py).
+    __table_args__ = (
+        sa.Index("ix_ticket_status_created", "status", "created_at"),
+        sa.Index("ix_ticket_category_status_created", "category", "status", "created_at"),
+        sa.Index("ix_ticket_utility_status_created", "utility", "status", "created_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)
     public_token: str = Field(index=True)

@@ -25,7 +25,7 @@ from gateway.api.schemas import (
 )
 from gateway.auth import Principal
 from gateway.photos import strip_metadata
-from gateway.queries import TicketFilter, calls, list_tickets, ticket_detail
+from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket_detail
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
 from storage.models import AttachmentRow, Ticket
@@ -50,7 +50,8 @@ def tickets_list(
 ) -> dict[str, Any]:
     f = TicketFilter(status_, channel, category, utility, overdue, q, created_from, created_to, limit, offset)
     total, items = list_tickets(db, who, f)
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    return {"total": min(total, COUNT_CAP), "total_is_lower_bound": total > COUNT_CAP,
+            "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/tickets/{reference}")

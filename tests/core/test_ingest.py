@@ -232,3 +232,61 @@ def test_a_failing_contact_does_not_sink_the_rest_of_its_batch(gateway: Any) -> 
     assert outcomes[0].created and isinstance(outcomes[1], RuntimeError)
     with session_scope(gateway.engine) as s:
         assert len(s.exec(select(Ticket)).all()) == 1
+
+
+def test_bounce_of_our_acknowledgement_marks_the_address_undeliverable(gateway: Any) -> None:
+    from channels.base import ChannelKind, DeliveryReport, DeliveryState
+
+    gateway.config.mail.enabled = True
+    gateway.inbox.ingest_sync(mail(gateway, "pera@example.rs", "Smece nije odneto"))
+    ack = next(o for o in _outbox(gateway) if o.kind == "ack")
+    forged = DeliveryReport(
+        ChannelKind.EMAIL,
+        "pera@example.rs",
+        DeliveryState.FAILED,
+        gateway.clock(),
+        provider_ref="made-up@sistem48.localhost",
+        detail="550 no such user",
+    )
+    gateway.inbox.record_delivery_sync(forged)
+    with session_scope(gateway.engine) as s:
+        assert not s.exec(select(CitizenIdentity)).one().undeliverable
+    real = DeliveryReport(
+        ChannelKind.EMAIL,
+        "pera@example.rs",
+        DeliveryState.FAILED,
+        gateway.clock(),
+        provider_ref=(ack.message_id_header or "").strip("<>"),
+        detail="550 no such user",
+    )
+    gateway.inbox.record_delivery_sync(real)
+    with session_scope(gateway.engine) as s:
+        assert s.exec(select(CitizenIdentity)).one().undeliverable
+        assert s.get(OutboxMessage, ack.id).delivery == "failed"
+
+
+def test_sms_delivery_report_matches_by_reference_and_recipient(gateway: Any) -> None:
+    from channels.base import ChannelKind, DeliveryReport, DeliveryState
+    from storage.queue import settle_outbox
+
+    gateway.config.sms.enabled = True
+    gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "rupa"))
+    ack = _outbox(gateway)[0]
+    settle_outbox(gateway.engine, ack.id, gateway.clock(), sent=True, provider_ref="17")
+    gateway.inbox.record_delivery_sync(
+        DeliveryReport(ChannelKind.SMS, "+381641234567", DeliveryState.DELIVERED, gateway.clock(), "17")
+    )
+    with session_scope(gateway.engine) as s:
+        assert s.get(OutboxMessage, ack.id).delivery == "delivered"
+
+
+def test_missed_call_is_logged_for_call_back(gateway: Any) -> None:
+    from channels.base import CallOutcome, CallRecord
+    from storage.models import CallLog
+
+    call = CallRecord("abc@pbx", "0641234567", "48", gateway.clock(), 1.2, CallOutcome.MISSED, True)
+    gateway.inbox.record_call_sync(call)
+    gateway.inbox.record_call_sync(call)  # reported twice: still one row
+    with session_scope(gateway.engine) as s:
+        row = s.exec(select(CallLog)).one()
+        assert row.caller == "+381641234567" and row.needs_callback and row.outcome == "missed"

@@ -1,0 +1,322 @@
+"""Inbound SMTP server (aiosmtpd): accepts mail for the configured addresses, hands it to the inbox.
+
+The only module importing aiosmtpd. A mail is answered 250 only after `Inbox.ingest` returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from channels.base import (
+    ChannelKind,
+    ChannelMisconfigured,
+    ChannelState,
+    ChannelStatus,
+    DeliveryReport,
+    DeliveryState,
+    Inbox,
+)
+from mail.classify import BOUNCE
+from mail.parse import contact_from_bytes
+from mail.settings import MailSettings
+
+log = logging.getLogger(__name__)
+
+_AIOSMTPD_LOGGER = "mail.log"
+TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def mask_address(address: str | None) -> str:
+    """`j***@example.org`: enough to follow a log, not enough to identify a citizen."""
+    if not address:
+        return "<>"
+    local, _, domain = address.strip("<>").rpartition("@")
+    if not local:
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
+class _SessionGate:
+    """Caps concurrent sessions per client IP."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> bool:
+        if self.limit > 0 and self.open[ip] >= self.limit:
+            return False
+        self.open[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self.open[ip] -= 1
+        if self.open[ip] <= 0:
+            del self.open[ip]
+
+
+class _GatewaySMTP(SMTP):
+    """aiosmtpd's SMTP with a per-IP gate, a whole-session deadline and a 421 on internal errors."""
+
+    gate: _SessionGate
+    session_deadline_s: float
+    live: set[_GatewaySMTP]
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._peer_ip: str | None = None
+        self._refused = False
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # not the second call after STARTTLS
+            peer = transport.get_extra_info("peername")
+            ip = str(peer[0]) if peer else "unknown"
+            if not self.gate.admit(ip):
+                self._refused = True
+                if isinstance(transport, asyncio.WriteTransport):
+                    transport.write(b"421 4.7.0 Too many connections from your address\r\n")
+                transport.close()
+                return
+            self._peer_ip = ip
+            self.live.add(self)
+            self._deadline = self.loop.call_later(self.session_deadline_s, self._expire)
+        super().connection_made(transport)
+
+    def _expire(self) -> None:
+        if self.transport is not None:
+            log.info("SMTP session deadline reached; closing")
+            self.transport.close()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._deadline is not None:
+            self._deadline.cancel()
+        if self._peer_ip is not None:
+            self.gate.release(self._peer_ip)
+            self._peer_ip = None
+        self.live.discard(self)
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self._refused:
+            return False
+        return super().eof_received()
+
+    async def handle_exception(self, error: Exception) -> str:
+        # aiosmtpd's default is "500 Error: (Type) message": permanent and leaks internals.
+        log.error("SMTP session error: %s", type(error).__name__)
+        if self.transport is not None:
+            self.loop.call_soon(self.transport.close)
+        return "421 4.3.0 Service temporarily unavailable, closing connection"
+
+
+class _Handler:
+    def __init__(self, channel: MailChannel) -> None:
+        self.channel = channel
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        channel = self.channel
+        if not channel.accepts(address):
+            channel.counters["rejected_rcpt"] += 1
+            return "550 5.1.1 No such user here"
+        if len(envelope.rcpt_tos) >= channel.settings.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return await self.channel.accept(session, envelope)
+
+
+class MailChannel:
+    """The inbound e-mail channel: an SMTP server on `listen_host:listen_port`."""
+
+    name = "mail"
+
+    def __init__(self, settings: MailSettings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._inbox: Inbox | None = None
+        self._server: asyncio.Server | None = None
+        self._live: set[_GatewaySMTP] = set()
+        self._gate = _SessionGate(settings.max_sessions_per_ip)
+        self._state = ChannelState.STOPPED
+        self._detail = ""
+        self._since: datetime | None = None
+        self._port = 0
+        self.counters: Counter[str] = Counter()
+        self._addresses = {a.lower() for a in settings.accept_addresses}
+        self._domains = {d.lower().lstrip("@") for d in settings.accept_domains}
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def accepts(self, address: str) -> bool:
+        """True for a configured address, its plus forms, or an address at an accepted domain."""
+        local, at, domain = address.strip().strip("<>").lower().rpartition("@")
+        if not at or not local:
+            return False
+        if domain in self._domains:
+            return True
+        base = local.split("+", 1)[0]
+        return f"{base}@{domain}" in self._addresses
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        cert, key = self.settings.tls_cert, self.settings.tls_key
+        if cert is None and key is None:
+            return None
+        if cert is None or key is None:
+            raise ChannelMisconfigured("mail: tls_cert and tls_key must be set together")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(str(cert), str(key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ChannelMisconfigured(f"mail: cannot load TLS certificate: {exc}") from exc
+        return context
+
+    async def start(self, inbox: Inbox) -> None:
+        if self._server is not None:
+            return
+        self._state, self._since = ChannelState.STARTING, self._clock()
+        self._inbox = inbox
+        if not self.settings.library_debug_log:
+            # aiosmtpd logs every command line (MAIL FROM/RCPT TO with full addresses) at INFO.
+            logging.getLogger(_AIOSMTPD_LOGGER).setLevel(logging.WARNING)
+        try:
+            tls = self._tls_context()
+        except ChannelMisconfigured as exc:
+            self._state, self._detail = ChannelState.MISCONFIGURED, str(exc)
+            raise
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        server_class = type(
+            "Sistem48SMTP",
+            (_GatewaySMTP,),
+            {
+                # Read by SMTP.__init__ for its StreamReader, hence a class attribute.
+                "line_length_limit": settings.line_length_limit,
+                "gate": self._gate,
+                "session_deadline_s": settings.session_deadline_s,
+                "live": self._live,
+            },
+        )
+        handler = _Handler(self)
+
+        def factory() -> SMTP:
+            return server_class(  # type: ignore[no-any-return]
+                handler,
+                hostname=settings.hostname,  # never socket.getfqdn() per connection (aiosmtpd#178)
+                data_size_limit=settings.max_message_bytes,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                tls_context=tls,
+                require_starttls=False,  # RFC 3207 §4: a public MX must not require it
+                timeout=settings.idle_timeout_s,
+                command_call_limit=settings.command_call_limit,
+                loop=loop,
+            )
+
+        try:
+            self._server = await loop.create_server(
+                factory, settings.listen_host, settings.listen_port, backlog=256
+            )
+        except OSError as exc:
+            self._state = ChannelState.MISCONFIGURED
+            self._detail = f"cannot listen on {settings.listen_host}:{settings.listen_port}"
+            raise ChannelMisconfigured(f"mail: {self._detail}: {exc.strerror}") from exc
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        self._state, self._detail, self._since = ChannelState.UP, "", self._clock()
+        log.info("mail channel listening on %s:%d", settings.listen_host, self._port)
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            for protocol in list(self._live):
+                if protocol.transport is not None:
+                    protocol.transport.close()
+            await server.wait_closed()
+        if self._state != ChannelState.STOPPED:
+            self._state, self._detail, self._since = ChannelState.STOPPED, "", self._clock()
+
+    def status(self) -> ChannelStatus:
+        metrics = {key: float(value) for key, value in self.counters.items()}
+        metrics["sessions"] = float(len(self._live))
+        return ChannelStatus(self.name, self._state, self._detail, self._since, metrics)
+
+    async def accept(self, session: Session, envelope: Envelope) -> str:
+        """Ingest one received mail; 250 only once the inbox has it, 451 on any failure."""
+        inbox = self._inbox
+        raw = envelope.original_content
+        if inbox is None or raw is None:
+            return TEMPORARY_FAILURE
+        peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
+        try:
+            contact = await asyncio.to_thread(
+                contact_from_bytes,
+                raw,
+                received_at=self._clock(),
+                mail_from=envelope.mail_from,
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                peer=str(peer) if peer else None,
+            )
+            async with asyncio.timeout(self.settings.data_deadline_s):
+                await inbox.ingest(contact)
+                if contact.meta.get("auto") == BOUNCE:
+                    await self._report_bounce(inbox, contact.meta)
+        except Exception as exc:
+            self.counters["temp_failed"] += 1
+            log.warning(
+                "mail from %s not accepted (%s); sender will retry",
+                mask_address(envelope.mail_from),
+                type(exc).__name__,
+            )
+            return TEMPORARY_FAILURE
+        self.counters["accepted"] += 1
+        log.info(
+            "mail accepted from %s (%d bytes%s)",
+            mask_address(contact.sender or envelope.mail_from),
+            len(raw),
+            ", quarantined" if "quarantine" in contact.meta else "",
+        )
+        return "250 2.0.0 OK: queued"
+
+    async def _report_bounce(self, inbox: Inbox, meta: Any) -> None:
+        recipients = [r for r in str(meta.get("bounce_recipients", "")).split(",") if r]
+        for recipient in recipients:
+            await inbox.record_delivery(
+                DeliveryReport(
+                    ChannelKind.EMAIL,
+                    recipient,
+                    DeliveryState.FAILED,
+                    self._clock(),
+                    provider_ref=meta.get("bounced_message_id") or None,
+                    detail=str(meta.get("bounce_detail", "")),
+                )
+            )
