@@ -51,7 +51,8 @@ WORK_ORDER_COLUMNS: tuple[Any, ...] = (
 )
 
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
+WORK_ORDER_STATUSES = ("open", "assigned", "in_progress", "waiting", "resolved", "closed", "forwarded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,43 +84,48 @@ def _row_dict(row: Any, principal: Principal) -> dict[str, Any]:
 
 
 def list_tickets(session: Session, principal: Principal, f: TicketFilter) -> tuple[int, list[dict[str, Any]]]:
-    if principal.sees_pii:
-        query: Any = select(Ticket)
-    else:
-        query = sa.select(*WORK_ORDER_COLUMNS).where(col(Ticket.utility) == principal.utility)
-        query = query.where(col(Ticket.status).notin_(["received", "discarded", "duplicate"]))
     conditions: list[Any] = []
+    if principal.sees_pii:
+        columns: tuple[Any, ...] = (Ticket,)
+    else:
+        columns = WORK_ORDER_COLUMNS
+        conditions += [col(Ticket.utility) == principal.utility, col(Ticket.status).in_(WORK_ORDER_STATUSES)]
     if f.status:
         conditions.append(col(Ticket.status).in_(f.status))
     if f.channel:
-        conditions.append(Ticket.channel == f.channel)
+        conditions.append(col(Ticket.channel) == f.channel)
     if f.category:
-        conditions.append(Ticket.category == f.category)
+        conditions.append(col(Ticket.category) == f.category)
     if f.utility:
-        conditions.append(Ticket.utility == f.utility)
+        conditions.append(col(Ticket.utility) == f.utility)
     if f.overdue is not None:
-        conditions.append(Ticket.overdue == f.overdue)
+        conditions.append(col(Ticket.overdue).is_(f.overdue))
     if f.created_from:
         conditions.append(col(Ticket.created_at) >= f.created_from)
     if f.created_to:
         conditions.append(col(Ticket.created_at) < f.created_to)
     if f.text:
         needle = f"%{f.text.strip()}%"
+        text_column = Ticket.description if principal.sees_pii else Ticket.work_order_text
         conditions.append(
             sa.or_(
                 col(Ticket.reference).ilike(needle),
-                col(Ticket.subject).ilike(needle),
-                col(Ticket.description).ilike(needle),
+                col(Ticket.subject if principal.sees_pii else Ticket.work_order_subject).ilike(needle),
+                col(text_column).ilike(needle),
             )
         )
-    for cond in conditions:
-        query = query.where(cond)
     # Counting stops at COUNT_CAP: an exact count of a broad search costs a full scan on 100k rows.
-    capped = query.order_by(None).limit(COUNT_CAP + 1).subquery()
-    total = session.exec(select(func.count()).select_from(capped)).one()
-    rows = session.exec(
-        query.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(f.limit).offset(f.offset)
-    ).all()
+    capped = sa.select(col(Ticket.id)).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = session.execute(sa.select(func.count()).select_from(capped)).scalar_one()
+    query = (
+        sa.select(*columns)
+        .where(*conditions)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(f.limit)
+        .offset(f.offset)
+    )
+    result = session.execute(query)
+    rows = result.scalars().all() if principal.sees_pii else result.all()
     return total, [_row_dict(r, principal) for r in rows]
 
 
@@ -129,7 +135,7 @@ def get_ticket_row(session: Session, principal: Principal, reference: str) -> An
     return session.execute(
         sa.select(*WORK_ORDER_COLUMNS)
         .where(col(Ticket.reference) == reference, col(Ticket.utility) == principal.utility)
-        .where(col(Ticket.status).notin_(["received", "discarded", "duplicate"]))
+        .where(col(Ticket.status).in_(WORK_ORDER_STATUSES))
     ).first()
 
 

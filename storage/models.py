@@ -79,7 +79,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_ticket_status_created", "status", "created_at"),
         sa.Index("ix_ticket_category_status_created", "category", "status", "created_at"),
-        sa.Index("ix_ticket_utility_status_created", "utility", "status", "created_at"),
+        sa.Index("ix_ticket_utility_created", "utility", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)

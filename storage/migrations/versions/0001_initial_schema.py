@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:01:13.649944
+Create Date: 2026-11-23 20:03:43.580015
 """
 
 from collections.abc import Sequence
@@ -162,7 +162,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ticket_status'), ['status'], unique=False)
         batch_op.create_index('ix_ticket_status_created', ['status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_utility'), ['utility'], unique=False)
-        batch_op.create_index('ix_ticket_utility_status_created', ['utility', 'status', 'created_at'], unique=False)
+        batch_op.create_index('ix_ticket_utility_created', ['utility', 'created_at'], unique=False)
 
     op.create_table('call_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -335,7 +335,7 @@ def downgrade() -> None:
 
     op.drop_table('call_log')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.drop_index('ix_ticket_utility_status_created')
+        batch_op.drop_index('ix_ticket_utility_created')
         batch_op.drop_index(batch_op.f('ix_ticket_utility'))
         batch_op.drop_index('ix_ticket_status_created')
         batch_op.drop_index(batch_op.f('ix_ticket_status'))
