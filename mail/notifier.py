@@ -6,8 +6,10 @@ are temporary failures, 5xx permanent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,6 +79,8 @@ class MailNotifier:
             # e.g. a line break in the recipient or subject (header injection): retrying cannot help.
             raise DeliveryFailed(f"message cannot be built: {type(exc).__name__}", permanent=True) from None
         relay = self.settings.relay
+        if relay.deliver_to == "directory":
+            return await asyncio.to_thread(self._write_to_directory, msg, n)
         password: str | None = None
         if relay.username:
             password = os.environ.get(relay.password_env)
@@ -113,3 +117,19 @@ class MailNotifier:
         message_id = str(msg["Message-ID"])
         log.info("mail sent (outbox %d)", n.outbox_id)
         return DeliveryReceipt(provider_ref=message_id.strip("<>"))
+
+    def _write_to_directory(self, msg: EmailMessage, n: Notification) -> DeliveryReceipt:
+        folder = self.settings.relay.directory
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{self._clock():%Y%m%dT%H%M%S}-{n.outbox_id:08d}.eml"
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(msg.as_bytes())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, folder / name)
+        except OSError as exc:
+            raise DeliveryFailed(f"cannot write to {folder}: {exc.strerror}", permanent=False) from None
+        log.info("mail written to the outgoing directory (outbox %d)", n.outbox_id)
+        return DeliveryReceipt(provider_ref=str(msg["Message-ID"]).strip("<>"))

@@ -6,6 +6,7 @@ Composed by the gateway's config as the `[mail]` TOML section; secrets are named
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +16,10 @@ class MailRelaySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # "smtp": hand mail to the relay below. "directory": write each message as an .eml file into
+    # `directory` instead (the embedded demo, and a box whose outbound mail is picked up by a spooler).
+    deliver_to: Literal["smtp", "directory"] = "smtp"
+    directory: Path = Path("var/mail-out")
     host: str = "127.0.0.1"
     port: int = 2525
     starttls: bool = False

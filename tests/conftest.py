@@ -98,6 +98,9 @@ def make_config(tmp_path: Path, db_url: str, **overrides: Any) -> Any:
     data["database"]["url"] = db_url
     for section in ("mail", "sms", "sip"):
         data[section]["enabled"] = False
+    data["mail"]["relay"]["directory"] = str(tmp_path / "var" / "mail-out")
+    data["sms"]["device"] = str(tmp_path / "var" / "modem")
+    data["sip"]["state_dir"] = str(tmp_path / "var" / "sip")
     data["transcription"]["enabled"] = False
     for key, value in overrides.items():
         section, _, field = key.partition("__")

@@ -7,6 +7,7 @@ import socket
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,29 @@ async def test_header_injection_is_refused_permanently_without_sending() -> None
     assert failure.value.permanent is True
     assert "cannot be built" in failure.value.reason
     assert relay.received == []
+
+
+def test_directory_delivery_writes_one_eml_per_message(tmp_path: Path) -> None:
+    import asyncio
+    import email
+    import email.policy
+
+    from channels.base import ChannelKind, Notification
+    from mail.notifier import MailNotifier
+    from mail.settings import MailRelaySettings, MailSettings
+
+    settings = MailSettings(relay=MailRelaySettings(deliver_to="directory", directory=tmp_path / "out"))
+    n = Notification(
+        outbox_id=7,
+        channel=ChannelKind.EMAIL,
+        recipient="pera@example.rs",
+        body="Пријава је примљена.",
+        subject="[S48-2026-000001] Prijava primljena",
+        message_id="<S48-2026-000001.ab.cd@sistem48.localhost>",
+    )
+    receipt = asyncio.run(MailNotifier(settings).send(n))
+    files = list((tmp_path / "out").glob("*.eml"))
+    assert len(files) == 1 and receipt is not None
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "pera@example.rs" and "Пријава" in msg.get_body().get_content()  # type: ignore[union-attr]
+    assert receipt.provider_ref == "S48-2026-000001.ab.cd@sistem48.localhost"
