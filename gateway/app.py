@@ -21,6 +21,7 @@ from channels.supervisor import Supervisor
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.inbox import GatewayInbox
+from gateway.lease import LeasedChannel
 from gateway.notify import STATUS_LABEL, CitizenNotifier
 from gateway.routing import Router
 from gateway.signing import Signer
@@ -150,7 +151,15 @@ def build_gateway(
 
         sms_settings = config.sms.model_copy(update={"device": str(_absolute(config.sms.device))})
         modem = Modem(sms_settings, clock=clock)
-        gw.channels.append(SmsChannel(sms_settings, modem, clock=clock))
+        # One modem, one owner: the lease makes a second `--only sms` process stand by.
+        gw.channels.append(
+            LeasedChannel(
+                SmsChannel(sms_settings, modem, clock=clock),
+                engine,
+                worker_id(config.gateway.instance_name),
+                clock,
+            )
+        )
         gw.notifiers["sms"] = SmsNotifier(sms_settings, modem, clock=clock)
     if config.sip.enabled and "sip" in roles:
         from voicemail.channel import VoicemailChannel
@@ -158,12 +167,17 @@ def build_gateway(
 
         sip_settings = config.sip.model_copy(update={"state_dir": _absolute(config.sip.state_dir)})
         gw.channels.append(
-            VoicemailChannel(
-                sip_settings,
-                hours=lambda at: HoursKind(calendar.hours_kind(at).value),
-                status_lookup=gw.status_lookup,
-                has_speech=_speech_gate(config),
-                clock=clock,
+            LeasedChannel(
+                VoicemailChannel(
+                    sip_settings,
+                    hours=lambda at: HoursKind(calendar.hours_kind(at).value),
+                    status_lookup=gw.status_lookup,
+                    has_speech=_speech_gate(config),
+                    clock=clock,
+                ),
+                engine,
+                worker_id(config.gateway.instance_name),
+                clock,
             )
         )
     if "outbox" in roles and gw.notifiers:
