@@ -198,6 +198,10 @@ class CitizenNotifier:
             return None
         channel, recipient = route
         values = self._values(ticket, **extra)
+        if ticket.script == "cyrillic":
+            # Our own words inside the values follow the reader's script; what people typed does not.
+            for key in ("label", "utility", "due_part", "due_line"):
+                values[key] = lat_to_cyr(str(values[key]))
         now = self.clock()
         if channel == "sms":
             template = SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"])
