@@ -96,18 +96,9 @@ class TimedInbox:
 
 
 def core_inbox(data_dir: Path) -> Inbox:
-    """The real core: GatewayInbox over a fresh SQLite database (tickets, threading, blobs)."""
-    from gateway.app import build_gateway
-    from gateway.config import Config
-    from storage.db import upgrade
+    from benchmarks.core import core_inbox as real_core
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config = Config.model_validate(
-        {"gateway": {"data_dir": str(data_dir)}, "database": {"url": f"sqlite:///{data_dir}/bench.db"}}
-    )
-    upgrade(config.database_url())
-    inbox: Inbox = build_gateway(config, roles={"api"}).inbox
-    return inbox
+    return real_core(data_dir)
 
 
 def load_inbox(spec: str | None, data_dir: Path) -> Inbox:

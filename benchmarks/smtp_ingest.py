@@ -203,7 +203,7 @@ def measure(kind: str, inbox_spec: str, sessions: int, total: int, size: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inbox", default="benchmarks.smtp_ingest:default_factory")
+    parser.add_argument("--inbox", default="benchmarks.core:core_inbox")
     parser.add_argument("--quick", action="store_true", help="fewer messages (smoke run)")
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0

@@ -130,7 +130,7 @@ def build_gateway(
     calendar = WorkingCalendar(config.business_hours, config.sla, config.tz())
     router = Router(config)
     signer = Signer(config.secret())
-    notifier = CitizenNotifier(config, signer, clock)
+    notifier = CitizenNotifier(config, signer, clock, blobs)
     tickets = TicketService(config, calendar, router, notifier, clock)
     inbox = GatewayInbox(config, engine, blobs, tickets, signer, clock)
     gw = Gateway(config, engine, blobs, calendar, router, signer, tickets, inbox, clock, roles)
@@ -180,12 +180,19 @@ def build_gateway(
                 clock,
             )
         )
+    if any(u.webhook_url for u in config.utilities):
+        from gateway.workorders import WebhookNotifier
+
+        gw.notifiers["webhook"] = WebhookNotifier(config, config.work_orders, clock)
     if "outbox" in roles and gw.notifiers:
         gw.outbox = OutboxSender(
             engine, blobs, gw.notifiers, clock, max_attempts=config.workers.outbox_max_attempts
         )
     if "sla" in roles:
-        gw.sla = SlaSweeper(engine, tickets)
+        from gateway.workorders import WorkOrderReminders
+
+        reminders = WorkOrderReminders(engine, config, config.work_orders, tickets, clock)
+        gw.sla = SlaSweeper(engine, tickets, reminders)
     if "transcribe" in roles and config.transcription.enabled and config.workers.transcribe_in_process:
         gw.transcription = TranscriptionWorker(
             engine,

@@ -148,6 +148,18 @@ class CategorySettings(_Strict):
     open311_group: str | None = None
 
 
+class WorkOrderSettings(_Strict):
+    """`[work_orders]`: photos on work orders, reminder steps, webhook delivery."""
+
+    enabled: bool = True
+    attach_photos: bool = True
+    max_photos: int = Field(default=5, ge=0, le=20)
+    # Hours after the deadline at which a reminder goes out; each step adds the next link of the
+    # chain: the utility itself, then its escalation_emails, then the coordinator ([sla]).
+    reminder_steps_hours: list[float] = Field(default_factory=lambda: [0.0, 24.0, 48.0])
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+
 class WorkerSettings(_Strict):
     outbox_interval_s: float = 1.0
     outbox_max_attempts: int = 8
@@ -162,6 +174,7 @@ class Config(_Strict):
     business_hours: BusinessHoursSettings = BusinessHoursSettings()
     sla: SlaSettings = SlaSettings()
     workers: WorkerSettings = WorkerSettings()
+    work_orders: WorkOrderSettings = WorkOrderSettings()
     utilities: list[UtilitySettings] = []
     categories: list[CategorySettings] = []
     mail: MailSettings = MailSettings()

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from gateway.config import Config
 from gateway.signing import Signer
 from gateway.text import lat_to_cyr, mask_pii
+from storage.blobs import BlobStore
 from storage.models import CitizenIdentity, Message, OutboxMessage, Ticket
 
 if TYPE_CHECKING:
@@ -108,10 +109,13 @@ def render(template: str, script: str, **values: Any) -> str:
 class CitizenNotifier:
     """Writes outbox rows in the caller's transaction; the outbox worker sends them later."""
 
-    def __init__(self, config: Config, signer: Signer, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, config: Config, signer: Signer, clock: Callable[[], datetime], blobs: BlobStore
+    ) -> None:
         self.config = config
         self.signer = signer
         self.clock = clock
+        self.blobs = blobs
         self.tz = config.tz()
 
     # -- recipients -----------------------------------------------------------------------
@@ -330,7 +334,7 @@ class CitizenNotifier:
         body = (
             f"Radni nalog {ticket.reference}\n\n"
             f"Vrsta: {category.name if category else ticket.category or '-'}\n"
-            f"Lokacija: {where}\nRok: {due}\n\nOpis:\n{mask_pii(ticket.description)}\n\n"
+            f"Lokacija: {mask_pii(where)}\nRok: {due}\n\nOpis:\n{ticket.work_order_text}\n\n"
             "Odgovorite na ovu poruku jednom od reči u prvom redu: PRIMLJENO, U RADU, ZAVRŠENO, "
             "NIJE NAŠE (uz opcionu fotografiju posle intervencije).\n"
         )
@@ -351,6 +355,10 @@ class CitizenNotifier:
                     meta={"reply_to": self.reply_to_address(ticket.reference)},
                 )
             )
+        # Imported here: workorders builds on TicketService, which builds on this module.
+        from gateway.workorders import finish_work_order
+
+        finish_work_order(session, self.blobs, self.config, self.config.work_orders, ticket, self.clock())
 
     def escalate(self, session: Session, ticket: Ticket, why: str) -> None:
         if not self.config.mail.enabled:
@@ -371,7 +379,7 @@ class CitizenNotifier:
             f"Eskalacija: {ticket.reference} ({why})\n\nStatus: {ticket.status}\n"
             f"Služba: {utility.name if utility else '-'}\nRok je bio: {was_due}\n"
         )
-        body += f"\nOpis:\n{mask_pii(ticket.description)}\n"
+        body += f"\nOpis:\n{ticket.work_order_text}\n"
         for address in recipients:
             session.add(
                 OutboxMessage(

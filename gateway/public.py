@@ -83,7 +83,8 @@ def _page(title: str, body: str, script: str = "latin") -> str:
     if script == "cyrillic":
         title = lat_to_cyr(title)
     return (
-        '<!doctype html><html lang="sr"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{"sr-Cyrl" if script == "cyrillic" else "sr-Latn"}">'
+        '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
         f"<body>{body}</body></html>"

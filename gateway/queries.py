@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -160,7 +161,11 @@ def ticket_detail(session: Session, principal: Principal, reference: str) -> dic
         select(AttachmentRow).where(AttachmentRow.ticket_id == ticket_id).order_by(col(AttachmentRow.id))
     ).all()
     data["attachments"] = [
-        a.model_dump(include={"id", "filename", "content_type", "size", "kind", "phase", "created_at"})
+        {
+            **a.model_dump(include={"id", "filename", "content_type", "size", "kind", "phase", "created_at"}),
+            # A file name can carry the reporter's name ("Pera Perić.jpg"): utilities get a neutral one.
+            **({} if principal.sees_pii else {"filename": f"{data['reference']}-{a.id}{_ext(a.filename)}"}),
+        }
         for a in attachments
         if principal.sees_pii or a.kind == "photo"
     ]
@@ -208,6 +213,11 @@ def ticket_detail(session: Session, principal: Principal, reference: str) -> dic
             )
         )
     return data
+
+
+def _ext(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return suffix if suffix.isascii() and 1 < len(suffix) <= 6 and suffix[1:].isalnum() else ""
 
 
 def reporter(session: Session, citizen_id: int | None) -> dict[str, Any] | None:

@@ -406,7 +406,9 @@ class TicketService:
                 None,
                 f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed",
             )
-            self.notifier.escalate(session, ticket, "deadline passed")
+            if ticket.status == S.OPEN or not self.config.work_orders.enabled:
+                # Work orders (assigned / in progress) get WorkOrderReminders' chain instead.
+                self.notifier.escalate(session, ticket, "deadline passed")
         return list(due)
 
     # -- events ---------------------------------------------------------------------------------

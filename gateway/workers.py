@@ -27,6 +27,7 @@ from storage.models import AttachmentRow, CitizenIdentity, OutboxMessage, Ticket
 from storage.queue import claim_jobs, claim_outbox, fail_job, finish_job, settle_outbox
 
 log = logging.getLogger(__name__)
+_KINDS = frozenset(k.value for k in ChannelKind)
 
 
 def worker_id(instance: str) -> str:
@@ -75,7 +76,8 @@ class OutboxSender:
             return
         notification = Notification(
             outbox_id=row.id,
-            channel=ChannelKind(row.channel),
+            # Webhook rows are not a citizen medium; their notifier ignores the kind.
+            channel=ChannelKind(row.channel) if row.channel in _KINDS else ChannelKind.WEB,
             recipient=row.recipient,
             body=row.body,
             subject=row.subject,
@@ -244,13 +246,18 @@ class TranscriptionWorker:
 
 
 class SlaSweeper:
-    def __init__(self, engine: sa.Engine, tickets: TicketService) -> None:
+    """Overdue tickets are marked and escalated; overdue work orders get the reminder chain."""
+
+    def __init__(self, engine: sa.Engine, tickets: TicketService, reminders: Any | None = None) -> None:
         self.engine = engine
         self.tickets = tickets
+        self.reminders = reminders
 
     def run_once_sync(self) -> int:
         with session_scope(self.engine, write=True) as s:
-            return len(self.tickets.sweep_overdue(s))
+            marked = len(self.tickets.sweep_overdue(s))
+        reminded = self.reminders.run_once_sync() if self.reminders is not None else 0
+        return marked + reminded
 
     async def run_once(self) -> int:
         return await asyncio.to_thread(self.run_once_sync)

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import hmac
 import json
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ from starlette.datastructures import UploadFile
 
 from channels.base import Attachment, ChannelKind, InboundContact
 from gateway.auth import Principal, principal_for_token
-from gateway.photos import PHOTO_TYPES, strip_metadata
+from gateway.photos import PHOTO_TYPES, gps_from_photo, strip_metadata
 from gateway.text import mask_pii
 from storage.db import session_scope
 from storage.models import AttachmentRow, CitizenIdentity, Message, Ticket, TicketEvent
@@ -63,6 +64,14 @@ class Open311Error(Exception):
         self.description = description
 
 
+# Characters XML 1.0 cannot carry even escaped; a citizen's text may contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def service_notice(hours: int | None) -> str:
+    return f"Rok za rešavanje: {hours} h od prihvatanja prijave." if hours else ""
+
+
 # -- rendering -----------------------------------------------------------------------------------
 def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
     child = ET.SubElement(parent, key)
@@ -75,7 +84,7 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
     elif isinstance(value, bool):
         child.text = "true" if value else "false"
     elif value is not None:
-        child.text = str(value)
+        child.text = _NOT_XML.sub("", str(value))
 
 
 def to_xml(root: str, item: str, items: Iterable[Mapping[str, Any]]) -> bytes:
@@ -84,7 +93,8 @@ def to_xml(root: str, item: str, items: Iterable[Mapping[str, Any]]) -> bytes:
         node = ET.SubElement(top, item)
         for key, value in entry.items():
             _xml_value(node, key, value)
-    return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
+    body: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    return body
 
 
 def render(fmt: str, root: str, item: str, items: list[dict[str, Any]], status: int = 200) -> Response:
@@ -113,6 +123,7 @@ def _spec_errors(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapped(request: Request, **kw: Any) -> Response:
         fmt = kw.get("fmt", "json") if kw.get("fmt") in ("json", "xml") else "json"
+        kw = {k: _NOT_XML.sub("", v) if isinstance(v, str) else v for k, v in kw.items()}
         try:
             return await handler(request, **kw)
         except Open311Error as exc:
@@ -150,14 +161,9 @@ def _services(gw: Gateway) -> list[dict[str, Any]]:
     return out
 
 
-def _check_jurisdiction(request: Request) -> None:
-    # A single-municipality server: any jurisdiction_id is this one (the spec makes it optional).
-    _ = request.query_params.get("jurisdiction_id")
-
-
 async def services_list(request: Request, fmt: str) -> Response:
+    # jurisdiction_id is optional in the spec; one municipality per server, so any value means this one.
     fmt = _format(fmt)
-    _check_jurisdiction(request)
     return render(fmt, "services", "service", _services(_gw(request)))
 
 
@@ -166,9 +172,13 @@ async def service_definition(request: Request, code: str, fmt: str) -> Response:
     gw = _gw(request)
     if gw.config.category(code) is None:
         raise Open311Error(404, f"service_code {code!r} not found")
-    definition = {"service_code": code, "attributes": []}
+    definition: dict[str, Any] = {"service_code": code, "attributes": []}
     if fmt == "xml":
-        return render(fmt, "service_definitions", "service_definition", [definition])
+        top = ET.Element("service_definition")
+        for key, value in definition.items():
+            _xml_value(top, key, value)
+        body = ET.tostring(top, encoding="utf-8", xml_declaration=True)
+        return Response(body, media_type="text/xml; charset=utf-8")
     return Response(json.dumps(definition).encode(), media_type="application/json; charset=utf-8")
 
 
@@ -194,7 +204,7 @@ def _request_dicts(gw: Gateway, s: Session, rows: list[Any]) -> list[dict[str, A
     if ids:
         events = s.exec(
             select(TicketEvent)
-            .where(col(TicketEvent.ticket_id).in_(ids), TicketEvent.public == True)  # noqa: E712
+            .where(col(TicketEvent.ticket_id).in_(ids), col(TicketEvent.public).is_(True))
             .where(col(TicketEvent.note).is_not(None))
             .order_by(col(TicketEvent.at), col(TicketEvent.id))
         ).all()
@@ -202,7 +212,7 @@ def _request_dicts(gw: Gateway, s: Session, rows: list[Any]) -> list[dict[str, A
             notes[e.ticket_id] = mask_pii(e.note or "")
         for att_id, ticket_id in s.execute(
             sa.select(col(AttachmentRow.id), col(AttachmentRow.ticket_id))
-            .where(col(AttachmentRow.ticket_id).in_(ids), AttachmentRow.kind == "photo")
+            .where(col(AttachmentRow.ticket_id).in_(ids), col(AttachmentRow.kind) == "photo")
             .order_by(col(AttachmentRow.id))
         ).all():
             photos.setdefault(ticket_id, att_id)
@@ -220,7 +230,7 @@ def _request_dicts(gw: Gateway, s: Session, rows: list[Any]) -> list[dict[str, A
                 "service_code": r.category or "",
                 "description": mask_pii(r.description or ""),
                 "agency_responsible": utility.name if utility else "",
-                "service_notice": "",
+                "service_notice": service_notice(category.sla_hours if category else None),
                 "requested_datetime": _iso(gw, r.created_at),
                 "updated_datetime": _iso(gw, r.updated_at),
                 "expected_datetime": _iso(gw, r.due_at),
@@ -309,7 +319,7 @@ def query_requests(gw: Gateway, s: Session, q: Mapping[str, str]) -> list[dict[s
 async def requests_list(request: Request, fmt: str) -> Response:
     fmt = _format(fmt)
     gw = _gw(request)
-    q = dict(request.query_params)
+    q = {k: _NOT_XML.sub("", v) for k, v in request.query_params.items()}
 
     def run() -> list[dict[str, Any]]:
         with session_scope(gw.engine) as s:
@@ -363,7 +373,7 @@ async def media(request: Request, reference: str, name: str) -> Response:
             return None
         with session_scope(gw.engine) as s:
             row = s.execute(
-                sa.select(Ticket.public_token, AttachmentRow.sha256, AttachmentRow.kind)
+                sa.select(col(Ticket.public_token), col(AttachmentRow.sha256), col(AttachmentRow.kind))
                 .join(AttachmentRow, col(AttachmentRow.ticket_id) == col(Ticket.id))
                 .where(col(Ticket.reference) == reference, col(AttachmentRow.id) == int(att_part))
                 .where(col(Ticket.status) != "discarded")
@@ -427,7 +437,8 @@ async def _photo(form: Any) -> Attachment | None:
 
 def _field(form: Any, name: str, limit: int = 200) -> str:
     value = form.get(name)
-    text = value.strip() if isinstance(value, str) else ""
+    # PostgreSQL text cannot hold NUL, and XML cannot carry other control characters back out.
+    text = _NOT_XML.sub("", value).strip() if isinstance(value, str) else ""
     if len(text) > limit:
         raise Open311Error(400, f"{name} is longer than {limit} characters")
     return text
@@ -455,7 +466,7 @@ async def requests_create(request: Request, fmt: str) -> Response:
         raise Open311Error(400, "lat and long go together")
     description = _field(form, "description", 4000)
     photo = await _photo(form)
-    if lat is None and not address and not (photo is not None):
+    if lat is None and not address and (photo is None or gps_from_photo(photo.data) is None):
         raise Open311Error(400, "a location is required: lat/long or address_string")
     email = _field(form, "email").lower()
     if email and ("@" not in email or " " in email):
@@ -486,7 +497,10 @@ async def requests_create(request: Request, fmt: str) -> Response:
     reference = await asyncio.to_thread(
         _complete, gw, result.message_id, who, code, lat, lon, address or None, phone if email else ""
     )
-    body = [{"service_request_id": reference, "service_notice": "", "account_id": meta["account_id"]}]
+    notice = service_notice(category.sla_hours)
+    body = [
+        {"service_request_id": reference, "service_notice": notice, "account_id": meta["account_id"] or None}
+    ]
     return render(fmt, "service_requests", "request", body, status=201)
 
 
@@ -525,7 +539,9 @@ def _complete(
         if extra_phone and ticket.citizen_id is not None:
             number = normalise_phone(extra_phone, gw.config.gateway.default_region)
             taken = s.exec(
-                select(CitizenIdentity).where(CitizenIdentity.kind == "phone", CitizenIdentity.value == number)
+                select(CitizenIdentity).where(
+                    CitizenIdentity.kind == "phone", CitizenIdentity.value == number
+                )
             ).first()
             if number and taken is None:
                 s.add(CitizenIdentity(citizen_id=ticket.citizen_id, kind="phone", value=number))

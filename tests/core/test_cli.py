@@ -43,13 +43,17 @@ def test_check_config_rejects_a_bad_key_with_exit_2(tmp_path: Path) -> None:
 
 
 def test_token_and_user_are_stored_hashed(cfg_file: Path, db_url: str) -> None:
-    result = runner.invoke(app, ["token", "create", "--role", "utility", "--utility", "vodovod",
-                                 "--config", str(cfg_file)])
+    result = runner.invoke(
+        app, ["token", "create", "--role", "utility", "--utility", "vodovod", "--config", str(cfg_file)]
+    )
     assert result.exit_code == 0, result.output
     token = result.output.strip()
     assert token.startswith("s48_")
-    result = runner.invoke(app, ["user", "add", "ana", "--role", "operator", "--config", str(cfg_file)],
-                           env={"SISTEM48_NEW_PASSWORD": "dugacka-lozinka-1"})
+    result = runner.invoke(
+        app,
+        ["user", "add", "ana", "--role", "operator", "--config", str(cfg_file)],
+        env={"SISTEM48_NEW_PASSWORD": "dugacka-lozinka-1"},
+    )
     assert result.exit_code == 0, result.output
     engine = make_engine(db_url)
     with session_scope(engine) as s:
@@ -60,13 +64,16 @@ def test_token_and_user_are_stored_hashed(cfg_file: Path, db_url: str) -> None:
 
 
 def test_unknown_utility_is_refused(cfg_file: Path) -> None:
-    result = runner.invoke(app, ["token", "create", "--role", "utility", "--utility", "nope",
-                                 "--config", str(cfg_file)])
+    result = runner.invoke(
+        app, ["token", "create", "--role", "utility", "--utility", "nope", "--config", str(cfg_file)]
+    )
     assert result.exit_code == 2 and "unknown utility" in result.output
 
 
 def test_inject_sms_goes_through_the_inbox(cfg_file: Path, db_url: str) -> None:
-    result = runner.invoke(app, ["inject", "sms", "0641234567", "Ne radi sijalica", "--config", str(cfg_file)])
+    result = runner.invoke(
+        app, ["inject", "sms", "0641234567", "Ne radi sijalica", "--config", str(cfg_file)]
+    )
     assert result.exit_code == 0, result.output
     assert "new ticket S48-" in result.output
     engine = make_engine(db_url)

@@ -145,7 +145,7 @@ def test_utility_cannot_touch_another_utilitys_ticket(gateway: Any) -> None:
 
 def test_sla_sweep_marks_overdue_once_and_queues_escalation(gateway: Any) -> None:
     gateway.config.mail.enabled = True
-    ref = _ticket_in(gateway, Status.ASSIGNED)
+    ref = _ticket_in(gateway, Status.OPEN)  # validated, not yet routed: the coordinator hears of it
     gateway.clock.advance(days=3)
     with session_scope(gateway.engine, write=True) as s:
         assert [t.reference for t in gateway.tickets.sweep_overdue(s)] == [ref]
