@@ -189,16 +189,18 @@ def main() -> None:
 
     bare_s = min(bare_runs)
     chan_s, ingest_s = min(chan_runs)
-    # The channel's own cost: everything on top of the bare read/delete, minus the inbox's time.
-    overhead_ms = (chan_s - bare_s - ingest_s) / args.count * 1000
+    # The gateway's pipeline per SMS: everything on top of the bare read/delete loop — the channel's
+    # reassembly and bookkeeping plus, with --inbox core, the durable ingest (blobs, commit, ticket).
+    # Ingests of one poll overlap (group commit), so their summed time is not subtracted.
+    overhead_ms = (chan_s - bare_s) / args.count * 1000
     print(f"SMS: {args.count} ({parts} parts, {args.multipart:.0%} multipart), best of {args.repeat}")
+    print(f"inbox                  : {args.inbox or 'in-memory (channel cost only)'}")
     print(f"bare gammu read+delete : {bare_s:7.3f} s  {args.count / bare_s:8.1f} SMS/s")
     print(f"SmsChannel.poll_once   : {chan_s:7.3f} s  {args.count / chan_s:8.1f} SMS/s")
     print(f"ratio channel/bare     : {chan_s / bare_s:7.2f}x")
-    print(f"of which inbox.ingest  : {ingest_s:7.3f} s  ({args.inbox or 'in-memory'} inbox)")
+    print(f"inbox.ingest (summed)  : {ingest_s:7.3f} s  (overlapping calls)")
     verdict = "OK" if overhead_ms <= TARGET_MS else "OVER TARGET"
     print(f"pipeline overhead      : {overhead_ms:7.3f} ms/SMS (target <= {TARGET_MS} ms) {verdict}")
-
 
 if __name__ == "__main__":
     main()
