@@ -50,8 +50,13 @@ def tickets_list(
 ) -> dict[str, Any]:
     f = TicketFilter(status_, channel, category, utility, overdue, q, created_from, created_to, limit, offset)
     total, items = list_tickets(db, who, f)
-    return {"total": min(total, COUNT_CAP), "total_is_lower_bound": total > COUNT_CAP,
-            "limit": limit, "offset": offset, "items": items}
+    return {
+        "total": min(total, COUNT_CAP),
+        "total_is_lower_bound": total > COUNT_CAP,
+        "limit": limit,
+        "offset": offset,
+        "items": items,
+    }
 
 
 @router.get("/tickets/{reference}")
