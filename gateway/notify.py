@@ -338,23 +338,8 @@ class CitizenNotifier:
             "Odgovorite na ovu poruku jednom od reči u prvom redu: PRIMLJENO, U RADU, ZAVRŠENO, "
             "NIJE NAŠE (uz opcionu fotografiju posle intervencije).\n"
         )
-        for address in utility.emails:
-            session.add(
-                OutboxMessage(
-                    ticket_id=ticket.id,
-                    kind="workorder",
-                    channel="email",
-                    recipient=address,
-                    subject=f"[{ticket.reference}] Radni nalog: "
-                    f"{category.name if category else ticket.category or ''}",
-                    body=body,
-                    automatic=True,
-                    message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
-                    created_at=self.clock(),
-                    next_attempt_at=self.clock(),
-                    meta={"reply_to": self.reply_to_address(ticket.reference)},
-                )
-            )
+        subject = f"Radni nalog: {category.name if category else ticket.category or ''}"
+        self.staff_mail(session, ticket, "workorder", utility.emails, subject, body)
         # Imported here: workorders builds on TicketService, which builds on this module.
         from gateway.workorders import finish_work_order
 
@@ -380,18 +365,35 @@ class CitizenNotifier:
             f"Služba: {utility.name if utility else '-'}\nRok je bio: {was_due}\n"
         )
         body += f"\nOpis:\n{ticket.work_order_text}\n"
+        self.staff_mail(session, ticket, "escalation", recipients, f"Eskalacija: {why}", body)
+
+    def staff_mail(
+        self,
+        session: Session,
+        ticket: Ticket,
+        kind: str,
+        recipients: list[str],
+        subject: str,
+        body: str,
+    ) -> None:
+        """Mail to a utility or staff about a ticket: reference in the subject, signed Message-ID,
+        and a plus-address Reply-To, so answers thread back (and only genuine ones)."""
+        if not self.config.mail.enabled:
+            return
+        now = self.clock()
         for address in recipients:
             session.add(
                 OutboxMessage(
                     ticket_id=ticket.id,
-                    kind="escalation",
+                    kind=kind,
                     channel="email",
                     recipient=address,
-                    subject=f"[{ticket.reference}] Eskalacija: {why}",
+                    subject=f"[{ticket.reference}] {subject}",
                     body=body,
                     automatic=True,
                     message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
-                    created_at=self.clock(),
-                    next_attempt_at=self.clock(),
+                    created_at=now,
+                    next_attempt_at=now,
+                    meta={"reply_to": self.reply_to_address(ticket.reference)},
                 )
             )

@@ -211,26 +211,12 @@ def _apply(
 
 
 def _tell_coordinator(tickets: TicketService, config: Config, s: Session, ticket: Ticket, why: str) -> None:
-    if not config.mail.enabled:
-        return
-    now = tickets.clock()
-    for address in config.sla.escalation_emails:
-        s.add(
-            OutboxMessage(
-                ticket_id=ticket.id,
-                kind="escalation",
-                channel="email",
-                recipient=address,
-                subject=f"[{ticket.reference}] Služba vratila nalog: potrebno preusmeravanje",
-                body=(
-                    f"Služba {ticket.utility} je vratila radni nalog {ticket.reference}.\n\n"
-                    f"Razlog: {why}\n\nPrijava je ponovo otvorena i čeka preusmeravanje.\n"
-                ),
-                automatic=True,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+    body = (
+        f"Služba {ticket.utility} je vratila radni nalog {ticket.reference}.\n\n"
+        f"Razlog: {why}\n\nPrijava je ponovo otvorena i čeka preusmeravanje.\n"
+    )
+    subject = "Služba vratila nalog: potrebno preusmeravanje"
+    tickets.notifier.staff_mail(s, ticket, "escalation", config.sla.escalation_emails, subject, body)
 
 
 def _keep_after_photos(
@@ -435,23 +421,8 @@ class WorkOrderReminders:
             "Odgovorite na ovu poruku rečju U RADU, ZAVRŠENO ili NIJE NAŠE u prvom redu.\n"
         )
         now = self.clock()
-        notifier = self.tickets.notifier
-        for address in recipients:
-            s.add(
-                OutboxMessage(
-                    ticket_id=ticket.id,
-                    kind="reminder",
-                    channel="email",
-                    recipient=address,
-                    subject=f"[{ticket.reference}] Opomena {level + 1}: rok za radni nalog je istekao",
-                    body=body,
-                    automatic=True,
-                    message_id_header=notifier.signer.message_id(ticket.reference, self.config.mail.domain),
-                    created_at=now,
-                    next_attempt_at=now,
-                    meta={"reply_to": notifier.reply_to_address(ticket.reference)},
-                )
-            )
+        subject = f"Opomena {level + 1}: rok za radni nalog je istekao"
+        self.tickets.notifier.staff_mail(s, ticket, "reminder", recipients, subject, body)
         if utility is not None and utility.webhook_url:
             queue_webhook(s, self.config, ticket, "work_order.reminder", now, level=level + 1)
         return recipients
