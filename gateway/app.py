@@ -20,6 +20,7 @@ from channels.base import Channel, Notifier
 from channels.supervisor import Supervisor
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
+from gateway.digest import MorningDigest
 from gateway.inbox import GatewayInbox
 from gateway.lease import LeasedChannel
 from gateway.notify import STATUS_LABEL, CitizenNotifier
@@ -192,7 +193,8 @@ def build_gateway(
         from gateway.workorders import WorkOrderReminders
 
         reminders = WorkOrderReminders(engine, config, config.work_orders, tickets, clock)
-        gw.sla = SlaSweeper(engine, tickets, reminders)
+        digest = MorningDigest(engine, config, calendar, clock, worker_id(config.gateway.instance_name))
+        gw.sla = SlaSweeper(engine, tickets, reminders, digest)
     if "transcribe" in roles and config.transcription.enabled and config.workers.transcribe_in_process:
         gw.transcription = TranscriptionWorker(
             engine,

@@ -38,6 +38,27 @@ class WorkingCalendar:
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self._spans and self.holiday_name(day) is None
 
+    def business_span(self, day: date) -> tuple[datetime, datetime] | None:
+        """Opening and closing time of a working day, aware; None on weekends and holidays."""
+        if not self.is_working_day(day):
+            return None
+        start, end = self._spans[day.weekday()]
+        return datetime.combine(day, start, self.tz), datetime.combine(day, end, self.tz)
+
+    def night_before(self, day: date) -> tuple[datetime, datetime] | None:
+        """From the previous working day's closing to `day`'s opening: the after-hours window whose
+        voicemails the morning review of `day` starts with. None when `day` is not a working day."""
+        today = self.business_span(day)
+        if today is None:
+            return None
+        previous = day - timedelta(days=1)
+        for _ in range(60):
+            span = self.business_span(previous)
+            if span is not None:
+                return span[1], today[0]
+            previous -= timedelta(days=1)
+        return today[0] - timedelta(days=1), today[0]
+
     def hours_kind(self, at: datetime) -> HoursKind:
         local = at.astimezone(self.tz)
         if self.holiday_name(local.date()) is not None:

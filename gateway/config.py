@@ -160,6 +160,13 @@ class WorkOrderSettings(_Strict):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
 
 
+class DigestSettings(_Strict):
+    """The morning e-mail with the night's voicemails and missed calls, at opening time."""
+
+    enabled: bool = True
+    recipients: list[str] = ["administrator@sistem48.localhost"]
+
+
 class WorkerSettings(_Strict):
     outbox_interval_s: float = 1.0
     outbox_max_attempts: int = 8
@@ -175,6 +182,7 @@ class Config(_Strict):
     sla: SlaSettings = SlaSettings()
     workers: WorkerSettings = WorkerSettings()
     work_orders: WorkOrderSettings = WorkOrderSettings()
+    digest: DigestSettings = DigestSettings()
     utilities: list[UtilitySettings] = []
     categories: list[CategorySettings] = []
     mail: MailSettings = MailSettings()

@@ -248,16 +248,24 @@ class TranscriptionWorker:
 class SlaSweeper:
     """Overdue tickets are marked and escalated; overdue work orders get the reminder chain."""
 
-    def __init__(self, engine: sa.Engine, tickets: TicketService, reminders: Any | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        tickets: TicketService,
+        reminders: Any | None = None,
+        digest: Any | None = None,
+    ) -> None:
         self.engine = engine
         self.tickets = tickets
         self.reminders = reminders
+        self.digest = digest
 
     def run_once_sync(self) -> int:
         with session_scope(self.engine, write=True) as s:
             marked = len(self.tickets.sweep_overdue(s))
         reminded = self.reminders.run_once_sync() if self.reminders is not None else 0
-        return marked + reminded
+        digests = self.digest.run_once_sync() if self.digest is not None else 0
+        return marked + reminded + digests
 
     async def run_once(self) -> int:
         return await asyncio.to_thread(self.run_once_sync)

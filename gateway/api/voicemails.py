@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from gateway.api.deps import GW, Operator
 from gateway.api.schemas import Validate
@@ -79,19 +79,28 @@ def _words(data: dict[str, Any]) -> list[dict[str, Any]]:
     return words
 
 
+def _queue_query(since: datetime) -> Any:
+    return (
+        select(Ticket)
+        .where(Ticket.channel == "voice", Ticket.status == Status.RECEIVED)
+        .where(col(Ticket.created_at) >= since)
+    )
+
+
+def night_count(session: Session, since: datetime) -> int:
+    return int(session.exec(select(func.count()).select_from(_queue_query(since).subquery())).one())
+
+
 def night_queue(
-    session: Session, gw: Gateway, who: Principal, since: datetime, *, limit: int = 500
+    session: Session, gw: Gateway, who: Principal, since: datetime, *, limit: int = 500, after_id: int = 0
 ) -> list[dict[str, Any]]:
     """Voice tickets still `received` since `since`, oldest first, with everything the review needs.
 
     Batched (one query per kind of row, not per voicemail) so 200 voicemails render quickly.
     """
     tickets = session.exec(
-        select(Ticket)
-        .where(Ticket.channel == "voice", Ticket.status == Status.RECEIVED)
-        .where(col(Ticket.created_at) >= since)
-        .order_by(col(Ticket.created_at), col(Ticket.id))
-        .limit(limit)
+        # keyset by id (= arrival order): handled voicemails leaving the queue shift no page
+        _queue_query(since).where(col(Ticket.id) > after_id).order_by(col(Ticket.id)).limit(limit)
     ).all()
     ids = [t.id for t in tickets if t.id is not None]
     if not ids:
@@ -117,10 +126,10 @@ def night_queue(
             except (TypeError, ValueError):
                 durations[m.ticket_id] = 0.0
     transcripts: dict[int, TranscriptRow] = {}
-    for tr in session.exec(
+    for row in session.exec(
         select(TranscriptRow).where(col(TranscriptRow.ticket_id).in_(ids)).order_by(col(TranscriptRow.id))
     ).all():
-        transcripts[tr.ticket_id] = tr  # the newest wins
+        transcripts[row.ticket_id] = row  # the newest wins
     citizen_ids = {t.citizen_id for t in tickets if t.citizen_id is not None}
     phones: dict[int, str] = {}
     history: dict[int, list[dict[str, Any]]] = {}
@@ -154,6 +163,7 @@ def night_queue(
         tr = transcripts.get(t.id)
         att = audio.get(t.id)
         item: dict[str, Any] = {
+            "id": t.id,
             "reference": t.reference,
             "received_at": t.created_at,
             "after_hours": t.after_hours,
@@ -178,9 +188,11 @@ def night_queue(
         if who.sees_pii:
             cid = t.citizen_id
             item["caller"] = phones.get(cid) if cid is not None else None
-            item["earlier_tickets"] = [
-                h for h in history.get(cid, []) if h["id"] != t.id and h["created_at"] <= t.created_at
-            ] if cid is not None else []
+            item["earlier_tickets"] = (
+                [h for h in history.get(cid, []) if h["id"] != t.id and h["created_at"] <= t.created_at]
+                if cid is not None
+                else []
+            )
             for h in item["earlier_tickets"]:
                 h.pop("id", None)
         items.append(item)
@@ -285,7 +297,9 @@ def _read(path: Path, start: int, end: int) -> Iterator[bytes]:
 
 def audio_response(gw: Gateway, reference: str, range_header: str | None) -> Response:
     with session_scope(gw.engine) as s:
-        ticket = s.exec(select(Ticket).where(Ticket.reference == reference, Ticket.channel == "voice")).first()
+        ticket = s.exec(
+            select(Ticket).where(Ticket.reference == reference, Ticket.channel == "voice")
+        ).first()
         att = None
         if ticket is not None:
             att = s.exec(
@@ -306,7 +320,7 @@ def audio_response(gw: Gateway, reference: str, range_header: str | None) -> Res
         span = parse_range(range_header, size)
     except ValueError:
         return Response(
-            status_code=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+            status_code=416,
             headers={**headers, "Content-Range": f"bytes */{size}"},
         )
     media = att.content_type or "audio/wav"
@@ -331,6 +345,8 @@ def voicemails_list(who: Operator, gw: GW, since: datetime | None = None) -> dic
     start = since or night_start(gw, gw.clock())
     with session_scope(gw.engine, write=True) as s:  # caller PII views are audit-logged
         items = night_queue(s, gw, who, start)
+    for item in items:
+        item.pop("id")
     return {"since": start, "count": len(items), "items": items}
 
 

@@ -1,0 +1,44 @@
+"""The staff web UI: server-rendered Jinja2 + htmx under `/`, mounted on the gateway's FastAPI app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlmodel import select
+
+from gateway.auth import Principal
+from gateway.web.session import SessionCodec, csp, session_middleware
+from storage.db import session_scope
+from storage.models import StaffUser
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+HERE = Path(__file__).parent
+
+
+def user_still_valid(gw: Gateway, who: Principal) -> bool:
+    with session_scope(gw.engine) as s:
+        user = s.exec(select(StaffUser).where(StaffUser.username == who.name)).first()
+    # Not the lock: a stranger's wrong passwords must not be able to end a working session.
+    return user is not None and (user.role, user.utility) == (who.role, who.utility)
+
+
+def mount_web(app: FastAPI, gw: Gateway) -> None:
+    from gateway.web.pages import router as pages_router
+    from gateway.web.render import Renderer, install_error_pages
+    from gateway.web.ticket_pages import router as ticket_router
+
+    codec = SessionCodec(gw.config.secret(), gw.clock, timedelta(hours=gw.config.http.session_hours))
+    app.state.web_codec = codec
+    app.state.web_renderer = Renderer(HERE / "templates", gw)
+    policy = csp(gw.config.http.map_tiles_url)
+    app.middleware("http")(session_middleware(codec, policy, lambda who: user_still_valid(gw, who)))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(pages_router)
+    app.include_router(ticket_router)
+    install_error_pages(app)

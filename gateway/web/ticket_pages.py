@@ -1,0 +1,259 @@
+"""The ticket page (timeline, photos, map, operator actions, reply with SMS part count) and the
+utilities' work orders (own orders only, no citizen PII, progress with an after-photo)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, select
+
+from gateway.api.deps import GW
+from gateway.auth import Principal
+from gateway.queries import TicketFilter, list_tickets, ticket_detail
+from gateway.tickets import TRANSITIONS, Change, Status, TicketError, TicketNotFound
+from gateway.web.render import R, WebOperator, WebStaff
+from gateway.web.session import csrf_guard
+from storage.db import session_scope
+from storage.models import AttachmentRow, Ticket
+
+router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
+
+PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
+MAX_PHOTO = 10 * 1024 * 1024
+
+
+def _sms_parts(gw: Any, text: str) -> dict[str, Any]:
+    from sms.codec import count_parts
+
+    c = count_parts(text, gw.config.sms.encoding_policy)
+    return {
+        "parts": c.parts,
+        "encoding": c.encoding,
+        "units": c.chars,
+        "policy": gw.config.sms.encoding_policy,
+    }
+
+
+def _timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for e in detail.get("events", []):
+        items.append({"kind": "event", "at": e["at"], "data": e})
+    for m in detail.get("messages", []):
+        items.append({"kind": "in" if m["direction"] == "in" else "out", "at": m["received_at"], "data": m})
+    for o in detail.get("outbound", []):
+        items.append({"kind": "outbox", "at": o["created_at"], "data": o})
+    for t in detail.get("transcripts", []):
+        items.append({"kind": "transcript", "at": t["created_at"], "data": t})
+    items.sort(key=lambda i: i["at"])
+    return items
+
+
+def _load(s: Session, reference: str) -> Ticket:
+    ticket = s.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
+    if ticket is None:
+        raise TicketNotFound(reference)
+    return ticket
+
+
+def render_ticket(
+    request: Request, r: R, gw: Any, who: Principal, reference: str, error: str | None = None
+) -> HTMLResponse:
+    with session_scope(gw.engine, write=who.sees_pii) as s:  # PII views are audit-logged
+        detail = ticket_detail(s, who, reference)
+        route = None
+        if detail is not None and who.sees_pii:
+            ticket = s.get(Ticket, detail["id"])
+            assert ticket is not None
+            route = gw.tickets.notifier.reply_route(s, ticket)
+    if detail is None:
+        return r.page(request, "error.html", 404, message="404")
+    allowed = sorted(TRANSITIONS[Status(detail["status"])])
+    return r.page(
+        request,
+        "ticket.html",
+        422 if error else 200,
+        d=detail,
+        timeline=_timeline(detail),
+        allowed=allowed,
+        reply_channel=route[0] if route else None,
+        sms=_sms_parts(gw, ""),
+        categories=gw.config.categories,
+        utilities=gw.config.utilities,
+        tiles=gw.config.http.map_tiles_url,
+        error=error,
+    )
+
+
+@router.get("/tickets/{reference}", response_class=HTMLResponse)
+def ticket_page(reference: str, request: Request, who: WebStaff, r: R, gw: GW) -> HTMLResponse:
+    return render_ticket(request, r, gw, who, reference)
+
+
+def _act(request: Request, r: R, gw: Any, who: Principal, reference: str, work: Any) -> Response:
+    """Run one change in a write transaction; on success back to the ticket (POST→redirect→GET)."""
+    try:
+        with session_scope(gw.engine, write=True) as s:
+            ticket = _load(s, reference)
+            if not who.sees_pii and ticket.utility != who.utility:
+                raise TicketNotFound(reference)
+            work(s, ticket)
+    except TicketError as exc:
+        return render_ticket(request, r, gw, who, reference, error=str(exc) or type(exc).__name__)
+    return RedirectResponse(f"/tickets/{reference}", status_code=303)
+
+
+def _opt(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+@router.post("/tickets/{reference}/validate", response_model=None)
+def validate(
+    reference: str,
+    request: Request,
+    who: WebOperator,
+    r: R,
+    gw: GW,
+    category: Annotated[str | None, Form()] = None,
+    description: Annotated[str | None, Form()] = None,
+    location_text: Annotated[str | None, Form()] = None,
+) -> Response:
+    def work(s: Session, t: Ticket) -> None:
+        gw.tickets.update_details(
+            s, t, who.actor(), description=description, location_text=_opt(location_text)
+        )
+        gw.tickets.transition(s, t, Status.OPEN, who.actor(), Change(category=_opt(category)))
+
+    return _act(request, r, gw, who, reference, work)
+
+
+@router.post("/tickets/{reference}/assign", response_model=None)
+def assign(
+    reference: str,
+    request: Request,
+    who: WebOperator,
+    r: R,
+    gw: GW,
+    utility: Annotated[str | None, Form()] = None,
+    note: Annotated[str | None, Form()] = None,
+) -> Response:
+    def work(s: Session, t: Ticket) -> None:
+        gw.tickets.transition(
+            s, t, Status.ASSIGNED, who.actor(), Change(note=_opt(note), utility=_opt(utility))
+        )
+
+    return _act(request, r, gw, who, reference, work)
+
+
+@router.post("/tickets/{reference}/transition", response_model=None)
+def transition(
+    reference: str,
+    request: Request,
+    who: WebOperator,
+    r: R,
+    gw: GW,
+    to: Annotated[str, Form()],
+    note: Annotated[str | None, Form()] = None,
+    forwarded_to: Annotated[str | None, Form()] = None,
+    duplicate_of: Annotated[str | None, Form()] = None,
+) -> Response:
+    def work(s: Session, t: Ticket) -> None:
+        try:
+            target = Status(to)
+        except ValueError:
+            raise TicketError(f"unknown status {to!r}") from None
+        change = Change(
+            note=_opt(note),
+            forwarded_to=_opt(forwarded_to),
+            duplicate_of=(_opt(duplicate_of) or "").upper() or None,
+        )
+        gw.tickets.transition(s, t, target, who.actor(), change)
+
+    return _act(request, r, gw, who, reference, work)
+
+
+@router.post("/tickets/{reference}/reply", response_model=None)
+def reply(
+    reference: str,
+    request: Request,
+    who: WebOperator,
+    r: R,
+    gw: GW,
+    text: Annotated[str, Form(max_length=5000)],
+) -> Response:
+    def work(s: Session, t: Ticket) -> None:
+        if not text.strip():
+            raise TicketError("empty reply")
+        gw.tickets.reply(s, t, who.actor(), text.strip())
+
+    return _act(request, r, gw, who, reference, work)
+
+
+@router.post("/tickets/{reference}/note", response_model=None)
+def note(
+    reference: str,
+    request: Request,
+    who: WebOperator,
+    r: R,
+    gw: GW,
+    text: Annotated[str, Form(max_length=5000)],
+) -> Response:
+    def work(s: Session, t: Ticket) -> None:
+        if text.strip():
+            gw.tickets.note(s, t, who.actor(), text.strip())
+
+    return _act(request, r, gw, who, reference, work)
+
+
+@router.post("/tickets/{reference}/progress", response_model=None)
+async def progress(
+    reference: str,
+    request: Request,
+    who: WebStaff,
+    r: R,
+    gw: GW,
+    to: Annotated[str, Form()],
+    note: Annotated[str | None, Form()] = None,
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A utility's step on its work order: in progress, or resolved with a note and an after-photo."""
+    data = b""
+    content_type = ""
+    if photo is not None and photo.filename:
+        data = await photo.read(MAX_PHOTO + 1)
+        content_type = (photo.content_type or "").lower()
+        if len(data) > MAX_PHOTO or content_type not in PHOTO_TYPES:
+            return render_ticket(request, r, gw, who, reference, error="photo: JPEG/PNG/WebP up to 10 MB")
+    if to not in (Status.IN_PROGRESS, Status.RESOLVED):
+        return render_ticket(request, r, gw, who, reference, error=f"not a work-order step: {to}")
+    sha = gw.blobs.put(data) if data else None
+    filename = (photo.filename if photo else None) or "after.jpg"
+
+    def work(s: Session, t: Ticket) -> None:
+        gw.tickets.transition(s, t, Status(to), who.actor(), Change(note=_opt(note)))
+        if sha is not None:
+            s.add(
+                AttachmentRow(
+                    ticket_id=t.id,
+                    filename=filename[:200],
+                    content_type=content_type,
+                    size=len(data),
+                    sha256=sha,
+                    kind="photo",
+                    phase="after",
+                    created_at=gw.clock(),
+                )
+            )
+
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_act, request, r, gw, who, reference, work)
+
+
+@router.get("/work-orders", response_class=HTMLResponse)
+def work_orders(request: Request, who: WebStaff, r: R, gw: GW, status: str | None = None) -> HTMLResponse:
+    statuses = [status] if status else ["assigned", "in_progress", "waiting"]
+    with session_scope(gw.engine) as s:
+        total, items = list_tickets(s, who, TicketFilter(status=statuses, limit=200))
+    return r.page(request, "workorders.html", items=items, total=total, selected=status or "")
