@@ -1,0 +1,154 @@
+"""Page render time of the staff UI with a full night: 200 voicemails (with word-timed transcripts)
+plus 200 other tickets. Prints p50/p95 for the inbox and the morning review (target p95 ≤ 200 ms),
+and their ratio to the login page measured in the same run as the baseline."""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from channels.base import Attachment, ChannelKind, InboundContact
+from gateway.app import build_gateway, create_app
+from gateway.auth import add_user
+from storage.db import session_scope, upgrade
+from storage.models import AttachmentRow, TranscriptRow
+
+VOICEMAILS, OTHERS, RUNS = 200, 200, 40
+WORDS = [
+    *("ne", "radi", "ulična", "rasveta", "u", "ulici", "kralja", "petra"),
+    *("kod", "broja", "dvanaest", "već", "tri", "dana", "molim", "vas"),
+]
+
+
+def tone_wav(seconds: float = 4.0, rate: int = 8000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = bytearray()
+        for i in range(int(seconds * rate)):
+            frames += int(8000 * math.sin(2 * math.pi * 440 * i / rate)).to_bytes(2, "little", signed=True)
+        w.writeframes(bytes(frames))
+    return buf.getvalue()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def seed(gw: object, clock: Clock) -> None:
+    wav = tone_wav()
+    for i in range(VOICEMAILS):
+        contact = InboundContact(
+            channel=ChannelKind.VOICE,
+            external_id=f"bench-call-{i}",
+            sender=f"+3816400{i:05d}",
+            received_at=clock(),
+            attachments=(Attachment("voicemail.wav", "audio/wav", wav + i.to_bytes(4, "little")),),
+            meta={"after_hours": "1", "duration_s": "4.0"},
+        )
+        ref = gw.inbox.ingest_sync(contact)  # type: ignore[attr-defined]
+        with session_scope(gw.engine, write=True) as s:  # type: ignore[attr-defined]
+            att = s.exec(select(AttachmentRow).where(AttachmentRow.ticket_id == ref.ticket_id)).one()
+            assert att.id is not None and ref.ticket_id is not None
+            words = [
+                {"word": w, "start": k * 0.25, "end": k * 0.25 + 0.2, "engine_conf": 0.9, "low": k % 5 == 0}
+                for k, w in enumerate(WORDS)
+            ]
+            s.add(
+                TranscriptRow(
+                    ticket_id=ref.ticket_id,
+                    attachment_id=att.id,
+                    engine="vosk",
+                    text=" ".join(WORDS),
+                    has_speech=True,
+                    low_confidence=True,
+                    data={"words": words},
+                )
+            )
+    for i in range(OTHERS):
+        gw.inbox.ingest_sync(  # type: ignore[attr-defined]
+            InboundContact(
+                channel=ChannelKind.SMS,
+                external_id=f"bench-sms-{i}",
+                sender=f"+3816500{i:05d}",
+                received_at=clock(),
+                body=f"Rupa na putu kod broja {i}, molim popravku",
+            )
+        )
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def main() -> None:
+    from tests.conftest import make_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        upgrade(f"sqlite:///{db}")
+        cfg = make_config(Path(tmp), f"sqlite:///{db}")
+        clock = Clock()
+        gw = build_gateway(cfg, clock=clock, roles=set())
+        with session_scope(gw.engine, write=True) as s:
+            add_user(s, username="bench", password="bench-password-1", role="operator")
+        t0 = time.perf_counter()
+        seed(gw, clock)
+        print(f"seeded {VOICEMAILS} voicemails + {OTHERS} SMS tickets in {time.perf_counter() - t0:.1f} s")
+        with TestClient(create_app(cfg, gateway=gw)) as c:
+            page = c.get("/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert token
+            c.post(
+                "/login", data={"username": "bench", "password": "bench-password-1", "csrf": token.group(1)}
+            )
+            results: dict[str, tuple[float, float]] = {}
+            more = re.search(r'hx-get="(/review\?after=[^"]+)"', c.get("/review").text)
+            assert more, "no next batch link"
+            next_batch = html.unescape(more.group(1))
+            for path in ("/login", "/inbox", "/review", next_batch):
+                c.get(path)  # warm the template cache
+                samples = []
+                for _ in range(RUNS):
+                    start = time.perf_counter()
+                    r = c.get(path)
+                    samples.append((time.perf_counter() - start) * 1000)
+                    assert r.status_code == 200, (path, r.status_code)
+                results[path] = percentiles(samples)
+            review_html = c.get("/review").text
+            assert f"({VOICEMAILS}," in review_html and review_html.count('class="vm card"') == 20, (
+                "the review did not list every voicemail"
+            )
+        gw.engine.dispose()
+    base50 = results["/login"][0]
+    _ = results["/login"]
+    print(f"{'page':18} {'p50 ms':>8} {'p95 ms':>8} {'p50/base':>9}  target p95 ≤ 200 ms")
+    for path, (p50, p95) in results.items():
+        path = "/review (next 20)" if "after=" in path else path
+        flag = "" if path == "/login" else ("  ok" if p95 <= 200 else "  OVER")
+        print(f"{path:18} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
+
+
+if __name__ == "__main__":
+    main()
