@@ -17,8 +17,11 @@ class Signer:
     def __init__(self, secret: bytes) -> None:
         self._key = secret
 
-    def _mac(self, text: str, length: int) -> str:
-        return hmac.new(self._key, text.upper().encode(), hashlib.sha256).hexdigest()[:length]
+    def _mac(self, text: str, length: int, *, fold_case: bool = True) -> str:
+        # References survive in upper or lower case (MTAs may lower-case a plus-address), so thread
+        # tokens are computed case-insensitively; sign() keeps case (base64 and the like).
+        data = text.upper() if fold_case else text
+        return hmac.new(self._key, data.encode(), hashlib.sha256).hexdigest()[:length]
 
     def message_id(self, reference: str, domain: str) -> str:
         nonce = secrets.token_hex(4)
@@ -44,4 +47,4 @@ class Signer:
         return ref.upper() if hmac.compare_digest(mac.lower(), self._mac(ref, 12)) else None
 
     def sign(self, text: str) -> str:
-        return self._mac(text, 32)
+        return self._mac(text, 32, fold_case=False)
