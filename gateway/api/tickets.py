@@ -28,7 +28,7 @@ from gateway.photos import strip_metadata
 from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket_detail
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
-from storage.models import AttachmentRow, Ticket
+from storage.models import AttachmentRow, CallLog, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -250,6 +250,20 @@ def call_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     return {"items": calls(db, since=since, callback_only=callback, limit=limit)}
+
+
+@router.post("/calls/{call_id}/called-back", tags=["calls"])
+def call_called_back(call_id: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
+    """An operator returned a missed call: it leaves the call-back list, with who and a note."""
+    with session_scope(gw.engine, write=True) as s:
+        call = s.exec(select(CallLog).where(CallLog.call_id == call_id)).first()
+        if call is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
+        call.needs_callback = False
+        call.callback_done_at = gw.clock()
+        call.callback_note = f"{who.name}: {body.note or ''}".strip(": ")
+        s.add(call)
+        return {"call_id": call_id, "needs_callback": call.needs_callback}
 
 
 @router.get("/categories", tags=["catalogue"])

@@ -244,3 +244,20 @@ def test_healthz_and_metrics(api: Any, gateway: Any) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["database"] == "up"
     assert 'sistem48_tickets{status="received"} 1.0' in client.get("/metrics").text
+
+
+def test_returned_call_leaves_the_call_back_list(api: Any, gateway: Any) -> None:
+    from channels.base import CallOutcome, CallRecord
+
+    client, h = api
+    gateway.inbox.record_call_sync(
+        CallRecord("call-7", "0641234567", "48", gateway.clock(), 1.0, CallOutcome.MISSED, True)
+    )
+    assert (
+        len(client.get("/api/v1/calls", params={"callback": True}, headers=h["operator"]).json()["items"])
+        == 1
+    )
+    r = client.post("/api/v1/calls/call-7/called-back", json={"note": "javio se"}, headers=h["operator"])
+    assert r.status_code == 200 and r.json()["needs_callback"] is False
+    assert client.get("/api/v1/calls", params={"callback": True}, headers=h["operator"]).json()["items"] == []
+    assert client.post("/api/v1/calls/nope/called-back", json={}, headers=h["operator"]).status_code == 404
