@@ -23,14 +23,27 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.app import create_app  # noqa: E402
-from gateway.auth import create_token  # noqa: E402
-from gateway.config import load_config, parse_config  # noqa: E402
-from storage.db import make_engine, session_scope, upgrade  # noqa: E402
-from storage.models import Citizen, CitizenIdentity, Message, Ticket, TicketEvent  # noqa: E402
+from gateway.app import create_app
+from gateway.auth import create_token
+from gateway.config import load_config, parse_config
+from storage.db import make_engine, session_scope, upgrade
+from storage.models import Citizen, CitizenIdentity, Message, Ticket, TicketEvent
 
 STATUSES = ["received", "open", "assigned", "in_progress", "resolved", "closed"]
-WORDS = "sijalica rupa cev voda smeće kontejner drvo grana parking trotoar buka grejanje".split()
+WORDS = [
+    "sijalica",
+    "rupa",
+    "cev",
+    "voda",
+    "smeće",
+    "kontejner",
+    "drvo",
+    "grana",
+    "parking",
+    "trotoar",
+    "buka",
+    "grejanje",
+]
 
 
 def populate(url: str, n: int, categories: list[tuple[str, str]]) -> None:
@@ -39,11 +52,27 @@ def populate(url: str, n: int, categories: list[tuple[str, str]]) -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     batch = 5000
     with engine.begin() as conn:
-        conn.execute(sa.insert(Citizen), [{"id": i + 1, "name": f"Građanin {i}", "script": "latin",
-                                          "created_at": start} for i in range(n // 4)])
-        conn.execute(sa.insert(CitizenIdentity), [
-            {"citizen_id": i + 1, "kind": "phone", "value": f"+38164{i:07d}", "opted_out": False,
-             "undeliverable": False, "created_at": start} for i in range(n // 4)])
+        conn.execute(
+            sa.insert(Citizen),
+            [
+                {"id": i + 1, "name": f"Građanin {i}", "script": "latin", "created_at": start}
+                for i in range(n // 4)
+            ],
+        )
+        conn.execute(
+            sa.insert(CitizenIdentity),
+            [
+                {
+                    "citizen_id": i + 1,
+                    "kind": "phone",
+                    "value": f"+38164{i:07d}",
+                    "opted_out": False,
+                    "undeliverable": False,
+                    "created_at": start,
+                }
+                for i in range(n // 4)
+            ],
+        )
     for lo in range(0, n, batch):
         rows, events, messages = [], [], []
         for i in range(lo, min(n, lo + batch)):
@@ -51,23 +80,54 @@ def populate(url: str, n: int, categories: list[tuple[str, str]]) -> None:
             cat, util = rng.choice(categories)
             status = rng.choice(STATUSES)
             text = " ".join(rng.choices(WORDS, k=12))
-            rows.append({
-                "id": i + 1, "reference": f"S48-{created.year}-{i + 1:06d}",
-                "public_token": secrets.token_urlsafe(9), "channel": rng.choice(["sms", "email", "voice"]),
-                "status": status, "subject": None, "description": text, "work_order_subject": None,
-                "work_order_text": text, "category": None if status == "received" else cat,
-                "suggested_category": cat, "utility": None if status == "received" else util,
-                "citizen_id": rng.randint(1, n // 4), "script": "latin", "after_hours": False,
-                "created_at": created, "updated_at": created, "overdue": rng.random() < 0.05,
-                "escalation_level": 0, "needs_callback": False,
-                "due_at": created + timedelta(hours=48), "sla_hours": 48,
-            })
-            events.append({"ticket_id": i + 1, "at": created, "actor": "system:gateway",
-                           "kind": "status", "to_status": "received", "note": "registered",
-                           "public": False})
-            messages.append({"ticket_id": i + 1, "direction": "in", "channel": "sms",
-                             "external_id": uuid.uuid4().hex, "body": text, "received_at": created,
-                             "meta": {}})
+            rows.append(
+                {
+                    "id": i + 1,
+                    "reference": f"S48-{created.year}-{i + 1:06d}",
+                    "public_token": secrets.token_urlsafe(9),
+                    "channel": rng.choice(["sms", "email", "voice"]),
+                    "status": status,
+                    "subject": None,
+                    "description": text,
+                    "work_order_subject": None,
+                    "work_order_text": text,
+                    "category": None if status == "received" else cat,
+                    "suggested_category": cat,
+                    "utility": None if status == "received" else util,
+                    "citizen_id": rng.randint(1, n // 4),
+                    "script": "latin",
+                    "after_hours": False,
+                    "created_at": created,
+                    "updated_at": created,
+                    "overdue": rng.random() < 0.05,
+                    "escalation_level": 0,
+                    "needs_callback": False,
+                    "due_at": created + timedelta(hours=48),
+                    "sla_hours": 48,
+                }
+            )
+            events.append(
+                {
+                    "ticket_id": i + 1,
+                    "at": created,
+                    "actor": "system:gateway",
+                    "kind": "status",
+                    "to_status": "received",
+                    "note": "registered",
+                    "public": False,
+                }
+            )
+            messages.append(
+                {
+                    "ticket_id": i + 1,
+                    "direction": "in",
+                    "channel": "sms",
+                    "external_id": uuid.uuid4().hex,
+                    "body": text,
+                    "received_at": created,
+                    "meta": {},
+                }
+            )
         with engine.begin() as conn:
             conn.execute(sa.insert(Ticket), rows)
             conn.execute(sa.insert(TicketEvent), events)
@@ -83,7 +143,9 @@ def populate(url: str, n: int, categories: list[tuple[str, str]]) -> None:
     engine.dispose()
 
 
-def timed(client: TestClient, requests: list[tuple[str, dict[str, Any]]], headers: dict[str, str]) -> list[float]:
+def timed(
+    client: TestClient, requests: list[tuple[str, dict[str, Any]]], headers: dict[str, str]
+) -> list[float]:
     out = []
     for path, params in requests:
         t0 = time.perf_counter()
@@ -95,7 +157,7 @@ def timed(client: TestClient, requests: list[tuple[str, dict[str, Any]]], header
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def run_backend(name: str, url: str, n: int, count: int, tmp: Path) -> None:
@@ -125,13 +187,26 @@ def run_backend(name: str, url: str, n: int, count: int, tmp: Path) -> None:
     h = {"Authorization": f"Bearer {token}"}
     hu = {"Authorization": f"Bearer {util_token}"}
     with TestClient(app) as client:
-        lists = [("/api/v1/tickets", {"status": rng.choice(STATUSES[1:]), "category": rng.choice(cats)[0],
-                                      "limit": 50, "offset": rng.choice([0, 50, 500])})
-                 for _ in range(count)]
+        lists = [
+            (
+                "/api/v1/tickets",
+                {
+                    "status": rng.choice(STATUSES[1:]),
+                    "category": rng.choice(cats)[0],
+                    "limit": 50,
+                    "offset": rng.choice([0, 50, 500]),
+                },
+            )
+            for _ in range(count)
+        ]
         texts = [("/api/v1/tickets", {"q": rng.choice(WORDS), "limit": 50}) for _ in range(count // 3)]
-        details = [(f"/api/v1/tickets/S48-{(datetime(2025, 1, 1) + timedelta(minutes=5 * i)).year}-{i + 1:06d}", {})
-                   for i in (rng.randrange(n) for _ in range(count))]
-        util_lists = [("/api/v1/tickets", {"limit": 50, "offset": rng.choice([0, 100])}) for _ in range(count // 3)]
+        details = [
+            (f"/api/v1/tickets/S48-{(datetime(2025, 1, 1) + timedelta(minutes=5 * i)).year}-{i + 1:06d}", {})
+            for i in (rng.randrange(n) for _ in range(count))
+        ]
+        util_lists = [
+            ("/api/v1/tickets", {"limit": 50, "offset": rng.choice([0, 100])}) for _ in range(count // 3)
+        ]
         timed(client, lists[:20] + details[:20], h)  # warm-up: caches, connections
         results = {
             "baseline (trivial endpoint)": timed(client, [("/bench/baseline", {})] * count, {}),
@@ -145,8 +220,10 @@ def run_backend(name: str, url: str, n: int, count: int, tmp: Path) -> None:
     for label, values in results.items():
         p95 = pct(values, 95)
         verdict = "" if label.startswith("baseline") else ("  ok" if p95 <= 50 else "  MISSED")
-        print(f"[{name}] {label:34} {statistics.median(values):8.2f} {p95:8.2f} "
-              f"{statistics.median(values) / base_p50:13.1f}{verdict}")
+        print(
+            f"[{name}] {label:34} {statistics.median(values):8.2f} {p95:8.2f} "
+            f"{statistics.median(values) / base_p50:13.1f}{verdict}"
+        )
 
 
 def main() -> None:
@@ -166,7 +243,9 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'CREATE DATABASE "{db}"')
             try:
-                run_backend("postgresql", args.pg.rsplit("/", 1)[0] + f"/{db}", args.tickets, args.requests, tmp)
+                run_backend(
+                    "postgresql", args.pg.rsplit("/", 1)[0] + f"/{db}", args.tickets, args.requests, tmp
+                )
             finally:
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')

@@ -202,5 +202,6 @@ def main() -> None:
     verdict = "OK" if overhead_ms <= TARGET_MS else "OVER TARGET"
     print(f"pipeline overhead      : {overhead_ms:7.3f} ms/SMS (target <= {TARGET_MS} ms) {verdict}")
 
+
 if __name__ == "__main__":
     main()
