@@ -102,19 +102,18 @@ def utility_for_sender(config: Config, sender: str) -> UtilitySettings | None:
     return next((u for u in config.utilities if address in {e.lower() for e in u.emails}), None)
 
 
-def _reference(inbox: GatewayInbox, contact: InboundContact) -> str | None:
-    """The work order a reply names: signed Message-ID or plus-address first, then a subject tag."""
+def _reference(inbox: GatewayInbox, contact: InboundContact) -> tuple[str | None, bool]:
+    """The work order a reply names, and whether it did so with a token only we can make (our
+    signed Message-ID or plus-address) rather than a subject tag anyone can type."""
     signer = inbox.signer
     for hint in contact.thread_hints:
         ref = signer.reference_from_message_id(hint) or signer.reference_from_plus_token(hint)
         if ref:
-            return ref
-    # A subject tag alone is enough here: the sender is already a configured utility address and
-    # the ticket must be assigned to that utility.
+            return ref, True
     for text in (*contact.thread_hints, contact.subject or ""):
         if "@" not in text and (m := REFERENCE.search(text)):
-            return m.group(1).upper()
-    return None
+            return m.group(1).upper(), False
+    return None, False
 
 
 def ingest_utility_reply(
@@ -132,7 +131,7 @@ def ingest_utility_reply(
     utility = utility_for_sender(inbox.config, contact.sender)
     if utility is None or contact.meta.get("quarantine"):
         return None  # unparseable mail is quarantined by the inbox as usual
-    reference = _reference(inbox, contact)
+    reference, signed = _reference(inbox, contact)
     ticket = s.exec(select(Ticket).where(Ticket.reference == reference)).first() if reference else None
     if ticket is not None and ticket.utility != utility.code:
         ticket = None  # another utility's work order: never touched, never confirmed to exist
@@ -162,9 +161,17 @@ def ingest_utility_reply(
             None, None, created=False, duplicate=False, message_id=message.id, quarantined=True
         )
     actor = Actor(utility.code, "utility", utility.code)
-    applied = _apply(inbox.tickets, inbox.config, s, ticket, actor, reply, auto)
+    # A From header is easy to forge: only a reply to our own work-order mail (signed Message-ID
+    # or plus-address) may change the ticket; a bare subject tag goes to operators to confirm.
+    applied = signed and _apply(inbox.tickets, inbox.config, s, ticket, actor, reply, auto)
     if not applied:
-        why = "automatic reply" if auto else "no keyword in the first line"
+        why = (
+            "automatic reply"
+            if auto
+            else "no keyword in the first line"
+            if signed
+            else "it does not answer our work-order mail (subject tag only)"
+        )
         inbox.tickets.note(s, ticket, SYSTEM, f"utility reply not understood ({why})", kind="utility_reply")
     log.info("utility %s reply on %s: %s", utility.code, ticket.reference, reply.action or "not understood")
     return IngestResult(ticket.id, ticket.reference, created=False, duplicate=False, message_id=message.id)

@@ -304,9 +304,15 @@ def test_utility_mail_never_opens_a_citizen_ticket_nor_touches_another_utilitys_
     assert status_of(env, t.id) == "assigned" and len(outbox(env)) == tickets_before
     with session_scope(env.gw.engine) as s:
         assert len(s.exec(select(Ticket)).all()) == 1
-    # The same utility may name the order by its subject tag alone.
-    tagged = env.gw.inbox.ingest_sync(utility_reply(env, None, "U radu", ref=t.reference))
-    assert tagged.ticket_id == t.id and status_of(env, t.id) == "in_progress"
+    # A subject tag alone (no reply to our signed work-order mail) is kept on the ticket for the
+    # operators, but changes nothing: a forged From with a guessed reference must not resolve it.
+    tagged = env.gw.inbox.ingest_sync(utility_reply(env, None, "ZAVRŠENO", ref=t.reference))
+    assert tagged.ticket_id == t.id and status_of(env, t.id) == "assigned"
+    with session_scope(env.gw.engine) as s:
+        notes = s.exec(
+            select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.kind == "utility_reply")
+        ).all()
+    assert notes and "subject tag only" in (notes[-1].note or "")
 
 
 def test_a_citizens_reply_is_untouched_by_the_utility_hook(env: Env) -> None:
