@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from gateway.config import CategorySettings, Config
@@ -19,16 +20,21 @@ class Router:
     def __init__(self, config: Config) -> None:
         self._config = config
         # Keywords are folded once the same way as the text: one rule matches all three spellings.
-        self._rules: list[tuple[CategorySettings, list[list[str]]]] = [
-            (cat, [words(k) for k in cat.keywords if words(k)]) for cat in config.categories
-        ]
+        # Each category becomes one regex over the folded words, every keyword word matching a word
+        # start (sijalic → sijalica, sijalice); longer phrases first so they win the overlap.
+        self._rules: list[tuple[CategorySettings, re.Pattern[str]]] = []
+        for cat in config.categories:
+            phrases = sorted({" ".join(words(k)) for k in cat.keywords if words(k)}, key=len, reverse=True)
+            if phrases:
+                alternatives = "|".join(r"[a-z0-9]* ".join(map(re.escape, p.split())) for p in phrases)
+                self._rules.append((cat, re.compile(rf"(?<![a-z0-9])(?:{alternatives})")))
 
     def suggest(self, text: str) -> str | None:
-        """The category whose keywords (word-prefix match) occur most often; None when none do."""
-        tokens = words(text)
+        """The category whose keywords occur most often (a phrase counts per word); None when none do."""
+        folded = " ".join(words(text))
         best: tuple[int, int, str] | None = None
-        for order, (cat, phrases) in enumerate(self._rules):
-            score = sum(_count(tokens, phrase) * len(phrase) for phrase in phrases)
+        for order, (cat, pattern) in enumerate(self._rules):
+            score = sum(m.group().count(" ") + 1 for m in pattern.finditer(folded))
             if score and (best is None or score > best[0]):
                 best = (score, -order, cat.code)
         return best[2] if best else None
@@ -38,10 +44,3 @@ class Router:
         if cat is None:
             raise KeyError(category)
         return Route(cat.code, cat.utility, cat.sla_hours)
-
-
-def _count(tokens: list[str], phrase: list[str]) -> int:
-    n = len(phrase)
-    return sum(
-        1 for i in range(len(tokens) - n + 1) if all(tokens[i + j].startswith(phrase[j]) for j in range(n))
-    )

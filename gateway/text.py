@@ -85,10 +85,16 @@ def lat_to_cyr(text: str) -> str:
     return "".join(out)
 
 
+_FOLD_TABLE = str.maketrans({**{c: _CYR_TO_LAT[c] for c in _CYR_TO_LAT}, **_FOLD})
+_FOLD_TABLE.update(str.maketrans({c: _FOLD.get(v, v) for c, v in _CYR_TO_LAT.items() if len(v) == 1}))
+_FOLD_TABLE.update(str.maketrans({"ђ": "dj", "џ": "dz", "ч": "c", "ћ": "c", "ж": "z", "ш": "s"}))
+
+
 def fold(text: str) -> str:
     """Lower-case Latin without diacritics: one form for Cyrillic, Latin and 'shisana latinica'."""
-    low = cyr_to_lat(text.lower())
-    out = "".join(_FOLD.get(ch, ch) for ch in low)
+    out = text.lower().translate(_FOLD_TABLE)
+    if out.isascii():
+        return out
     decomposed = unicodedata.normalize("NFKD", out)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
