@@ -4,6 +4,7 @@ citizen, threads or opens a ticket and queues the acknowledgement. Re-delivery r
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.signing import REFERENCE, Signer
 from gateway.text import mask_email, mask_phone, script_of
 from gateway.tickets import THREADABLE, Actor, TicketService
-from storage.blobs import BlobStore
+from storage.blobs import INLINE_RAW_MAX, BlobStore, inline_raw
 from storage.db import session_scope
 from storage.models import (
     AttachmentRow,
@@ -151,7 +152,13 @@ class GatewayInbox:
         self, contact: InboundContact
     ) -> tuple[str | None, list[tuple[Attachment, str]]] | Exception:
         try:
-            raw_sha = self.blobs.put(contact.raw) if contact.raw is not None else None
+            raw_sha = None
+            if contact.raw is not None:
+                raw_sha = (
+                    hashlib.sha256(contact.raw).hexdigest()
+                    if len(contact.raw) <= INLINE_RAW_MAX
+                    else self.blobs.put(contact.raw)
+                )
             return raw_sha, [(a, self.blobs.put(a.data)) for a in contact.attachments]
         except OSError as exc:  # disk full, permissions: this contact fails, the sender retries
             log.error("blob store failed for %s: %s", contact.channel, exc)
@@ -221,6 +228,7 @@ class GatewayInbox:
             body=contact.body,
             quoted=quoted,
             raw_sha256=raw_sha,
+            raw_inline=inline_raw(contact.raw),
             received_at=contact.received_at,
             quarantine_reason=quarantine,
             auto=auto,

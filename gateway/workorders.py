@@ -41,7 +41,7 @@ from gateway.tickets import (
     TicketService,
     TransitionRefused,
 )
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, inline_raw
 from storage.db import session_scope
 from storage.models import AttachmentRow, Message, OutboxMessage, Ticket, TicketEvent
 
@@ -147,6 +147,7 @@ def ingest_utility_reply(
         body=contact.body,
         quoted=contact.meta.get("quoted"),
         raw_sha256=raw_sha,
+        raw_inline=inline_raw(contact.raw),
         received_at=contact.received_at,
         auto=auto or None,
         quarantine_reason=None if ticket else "utility mail that names no work order of this utility",

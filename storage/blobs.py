@@ -52,3 +52,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+INLINE_RAW_MAX = 64 * 1024
+
+
+def inline_raw(raw: bytes | None) -> bytes | None:
+    """The raw bytes to keep in the message row itself (small ones); larger ones are blobs."""
+    return raw if raw is not None and len(raw) <= INLINE_RAW_MAX else None
+
+
+def raw_bytes(blobs: BlobStore, raw_inline: bytes | None, raw_sha256: str | None) -> bytes | None:
+    """The exact bytes a message arrived as, wherever they are kept."""
+    if raw_inline is not None:
+        return raw_inline
+    return blobs.get(raw_sha256) if raw_sha256 else None

@@ -134,6 +134,9 @@ class Message(SQLModel, table=True):
     body: str = ""
     quoted: str | None = None
     raw_sha256: str | None = None
+    # Small raw messages (SMS PDUs, most mails) live in the row: the commit that stores the row
+    # makes them durable, without a file, a directory and two fsyncs each. Larger ones are blobs.
+    raw_inline: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     received_at: datetime = _ts(default=True, index=True)
     quarantine_reason: str | None = None
     auto: str | None = None  # RFC 3834 classification of mail: bounce, mdn, auto-replied ...

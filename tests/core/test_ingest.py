@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from storage.blobs import raw_bytes
 from storage.db import session_scope
 from storage.models import Citizen, CitizenIdentity, Message, OutboxMessage, Ticket
 from tests.core.helpers import mail, sms
@@ -133,7 +134,7 @@ def test_quarantined_mail_is_kept_without_ticket(gateway: Any) -> None:
     with session_scope(gateway.engine) as s:
         msg = s.exec(select(Message)).one()
         assert msg.quarantine_reason == "no headers"
-        assert gateway.blobs.get(msg.raw_sha256) == b"\x00garbage"
+        assert raw_bytes(gateway.blobs, msg.raw_inline, msg.raw_sha256) == b"\x00garbage"
 
 
 def test_bounce_opens_no_ticket(gateway: Any) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:03:43.580015
+Create Date: 2026-11-23 20:56:01.344649
 """
 
 from collections.abc import Sequence
@@ -198,6 +198,7 @@ def upgrade() -> None:
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('quoted', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('raw_sha256', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('raw_inline', sa.LargeBinary(), nullable=True),
     sa.Column('received_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('quarantine_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('auto', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
