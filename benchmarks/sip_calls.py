@@ -5,12 +5,13 @@ Prints per-call completeness (recorded/sent samples, bit-exact count), the gatew
 CPU (% of one core while calls run) and the pacing of the greeting it sends (mean |interval -
 20 ms| and worst gap, measured at the callers' RTP sockets on loopback).
 
-usage: .venv/bin/python benchmarks/sip_calls.py [N]   (default 30)
+usage: .venv/bin/python benchmarks/sip_calls.py [N] [SECONDS]   (default 30 calls of 60 s)
 """
 
 from __future__ import annotations
 
 import asyncio
+import audioop
 import io
 import itertools
 import resource
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.voicemail.sip_harness import (
     SIPP,
     RecordingInbox,
+    Speech,
     fixed_clock,
     free_udp_ports,
     make_speech,
@@ -81,8 +83,18 @@ class Listener:
         return (statistics.fmean(devs) if devs else 0.0), worst
 
 
-async def run_load(n: int, work: Path) -> dict[str, float]:
-    speech = make_speech(work / "speech")
+def lengthen(speech: Speech, seconds: float, folder: Path) -> Speech:
+    """The espeak sentence repeated to `seconds` of speech (whole 20 ms packets)."""
+    samples = int(seconds * 8000) // 160 * 160
+    ul = (speech.ul.read_bytes() * (samples // len(speech.ul.read_bytes()) + 1))[:samples]
+    al = (speech.al.read_bytes() * (samples // len(speech.al.read_bytes()) + 1))[:samples]
+    (folder / "long.ul").write_bytes(ul)
+    (folder / "long.al").write_bytes(al)
+    return Speech(folder / "long.ul", folder / "long.al", audioop.ulaw2lin(ul, 2), audioop.alaw2lin(al, 2))
+
+
+async def run_load(n: int, work: Path, seconds: float) -> dict[str, float]:
+    speech = lengthen(make_speech(work / f"speech{n}"), seconds, work / f"speech{n}")
     (work / f"n{n}").mkdir()
     make_tone_wav(work / f"n{n}" / "greeting16k.wav", GREETING_S, 660)
     settings = settings_for(
@@ -91,6 +103,7 @@ async def run_load(n: int, work: Path) -> dict[str, float]:
         rtp_port_low=(low := free_udp_ports(4 * n)),
         rtp_port_high=low + 4 * n - 1,
         min_message_s=0.5,
+        max_message_s=seconds + 60,
     )
     inbox = RecordingInbox()
     channel = VoicemailChannel(settings, hours=lambda _n: HoursKind.AFTER_HOURS, clock=fixed_clock)
@@ -154,10 +167,12 @@ def show(r: dict[str, float]) -> None:
 
 async def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    print(f"{n} simultaneous calls, {seconds:.0f} s of speech each")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        base = await run_load(1, work)
-        load = await run_load(n, work)
+        base = await run_load(1, work, seconds)
+        load = await run_load(n, work, seconds)
     print("baseline (same run):")
     show(base)
     print("load:")
