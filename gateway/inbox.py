@@ -218,7 +218,7 @@ class GatewayInbox:
         quarantine = meta.pop("quarantine", None)
         auto = meta.get("auto") or None
         quoted = meta.pop("quoted", None)
-        citizen = None if quarantine else self._citizen(s, contact)
+        citizen, new_identity = (None, None) if quarantine else self._citizen_and_new_identity(s, contact)
         message = Message(
             direction="in",
             channel=contact.channel.value,
@@ -256,7 +256,8 @@ class GatewayInbox:
         if keyword and keyword.command in ("status", "stop", "start") and citizen is not None:
             return self._keyword(s, contact, citizen, message, keyword)
 
-        ticket = self._thread(s, contact, citizen, keyword)
+        # A citizen created just now has no ticket to thread into.
+        ticket = self._thread(s, contact, citizen, keyword) if new_identity is None else None
         created = ticket is None
         script = script_of(f"{contact.subject or ''} {contact.body}")
         if citizen is not None and contact.body.strip():
@@ -282,22 +283,30 @@ class GatewayInbox:
         s.flush()
         self._attachments(s, ticket, message, stored)
         if created:
-            self.notifier.acknowledge(s, ticket, suppress=meta.get("suppress_ack") == "1")
+            known = [new_identity] if new_identity is not None else None
+            self.notifier.acknowledge(s, ticket, suppress=meta.get("suppress_ack") == "1", identities=known)
         return IngestResult(
             ticket.id, ticket.reference, created=created, duplicate=False, message_id=message.id
         )
 
     def _citizen(self, s: Session, contact: InboundContact) -> Citizen | None:
+        citizen, _ = self._citizen_and_new_identity(s, contact)
+        return citizen
+
+    def _citizen_and_new_identity(
+        self, s: Session, contact: InboundContact
+    ) -> tuple[Citizen | None, CitizenIdentity | None]:
+        """The sender's citizen; the identity too when both were just created (its only one)."""
         if contact.channel == ChannelKind.EMAIL or "@" in contact.sender:
             kind, value = "email", contact.sender.strip().lower()
         else:
             kind = "phone"
             normalised = normalise_phone(contact.sender, self.config.gateway.default_region)
             if normalised is None:
-                return None  # anonymous caller, alphanumeric sender: nobody to match or answer
+                return None, None  # anonymous caller, alphanumeric sender: nobody to answer
             value = normalised
         if not value:
-            return None
+            return None, None
         identity = s.exec(
             select(CitizenIdentity).where(CitizenIdentity.kind == kind, CitizenIdentity.value == value)
         ).first()
@@ -305,14 +314,14 @@ class GatewayInbox:
             citizen = s.get(Citizen, identity.citizen_id)
             if citizen is not None and contact.sender_name and not citizen.name:
                 citizen.name = contact.sender_name
-            return citizen
+            return citizen, None
         citizen = Citizen(name=contact.sender_name, created_at=self.clock())
         s.add(citizen)
         s.flush()
         assert citizen.id is not None
-        s.add(CitizenIdentity(citizen_id=citizen.id, kind=kind, value=value, created_at=self.clock()))
-        s.flush()
-        return citizen
+        identity = CitizenIdentity(citizen_id=citizen.id, kind=kind, value=value, created_at=self.clock())
+        s.add(identity)  # flushed with the ticket; a concurrent twin fails on the unique index there
+        return citizen, identity
 
     def _hinted_references(self, s: Session, contact: InboundContact) -> list[str]:
         refs: list[str] = []

@@ -139,10 +139,17 @@ class CitizenNotifier:
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
         )
 
-    def reply_route(self, session: Session, ticket: Ticket) -> tuple[str, str] | None:
-        """(channel, recipient) for telling this ticket's reporter something, or None."""
-        phone = self._identity(session, ticket.citizen_id, "phone")
-        email = self._identity(session, ticket.citizen_id, "email")
+    def reply_route(
+        self, session: Session, ticket: Ticket, identities: list[CitizenIdentity] | None = None
+    ) -> tuple[str, str] | None:
+        """(channel, recipient) for telling this ticket's reporter something, or None.
+        `identities`, when given, is the reporter's complete list (a citizen created just now)."""
+        if identities is not None:
+            phone = next((i for i in identities if i.kind == "phone"), None)
+            email = next((i for i in identities if i.kind == "email"), None)
+        else:
+            phone = self._identity(session, ticket.citizen_id, "phone")
+            email = self._identity(session, ticket.citizen_id, "email")
         sms_ok = (
             self.config.sms.enabled
             and phone is not None
@@ -273,11 +280,18 @@ class CitizenNotifier:
             wake += timedelta(days=1)
         return wake
 
-    def acknowledge(self, session: Session, ticket: Ticket, *, suppress: bool) -> None:
+    def acknowledge(
+        self,
+        session: Session,
+        ticket: Ticket,
+        *,
+        suppress: bool,
+        identities: list[CitizenIdentity] | None = None,
+    ) -> None:
         """The acknowledgement of a new ticket, unless loop protection or a rate limit forbids it."""
         if suppress:
             return
-        route = self.reply_route(session, ticket)
+        route = self.reply_route(session, ticket, identities)
         if route is None:
             return
         if route[0] == "email" and self._recent_acks(session, route[1]) >= (
