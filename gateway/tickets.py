@@ -336,6 +336,25 @@ class TicketService:
         self._event(session, ticket, actor, "reply", None, None, text)
         return row
 
+    def validate(
+        self,
+        session: Session,
+        ticket: Ticket,
+        actor: Actor,
+        *,
+        category: str | None = None,
+        description: str | None = None,
+        location_text: str | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
+        note: str | None = None,
+    ) -> Ticket:
+        """An operator's validation: the edited details, then received → open (the clock starts)."""
+        self.update_details(
+            session, ticket, actor, description=description, location_text=location_text, lat=lat, lon=lon
+        )
+        return self.transition(session, ticket, Status.OPEN, actor, Change(note=note, category=category))
+
     def suggest_category(self, session: Session, ticket: Ticket, text: str) -> None:
         suggestion = self.router.suggest(text)
         if suggestion and suggestion != ticket.suggested_category:

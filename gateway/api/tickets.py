@@ -126,19 +126,7 @@ def _load(s: Session, reference: str) -> Ticket:
 @router.post("/tickets/{reference}/validate")
 def ticket_validate(reference: str, body: Validate, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
-        gw.tickets.update_details(
-            s,
-            ticket,
-            who.actor(),
-            description=body.description,
-            location_text=body.location_text,
-            lat=body.lat,
-            lon=body.lon,
-        )
-        gw.tickets.transition(
-            s, ticket, Status.OPEN, who.actor(), Change(note=body.note, category=body.category)
-        )
+        gw.tickets.validate(s, _load(s, reference), who.actor(), **body.model_dump())
     return ticket_get(reference, who, gw)
 
 

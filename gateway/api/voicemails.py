@@ -217,19 +217,7 @@ def load_voicemail(session: Session, reference: str) -> Ticket:
 
 def validate_voicemail(gw: Gateway, who: Principal, reference: str, body: Validate) -> None:
     with session_scope(gw.engine, write=True) as s:
-        ticket = load_voicemail(s, reference)
-        gw.tickets.update_details(
-            s,
-            ticket,
-            who.actor(),
-            description=body.description,
-            location_text=body.location_text,
-            lat=body.lat,
-            lon=body.lon,
-        )
-        gw.tickets.transition(
-            s, ticket, Status.OPEN, who.actor(), Change(note=body.note, category=body.category)
-        )
+        gw.tickets.validate(s, load_voicemail(s, reference), who.actor(), **body.model_dump())
 
 
 def attach_voicemail(gw: Gateway, who: Principal, reference: str, body: Attach) -> None:

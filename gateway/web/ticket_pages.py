@@ -120,10 +120,14 @@ def validate(
     location_text: Annotated[str | None, Form()] = None,
 ) -> Response:
     def work(s: Session, t: Ticket) -> None:
-        gw.tickets.update_details(
-            s, t, who.actor(), description=description, location_text=_opt(location_text)
+        gw.tickets.validate(
+            s,
+            t,
+            who.actor(),
+            category=_opt(category),
+            description=description,
+            location_text=_opt(location_text),
         )
-        gw.tickets.transition(s, t, Status.OPEN, who.actor(), Change(category=_opt(category)))
 
     return _act(request, r, gw, who, reference, work)
 
