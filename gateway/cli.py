@@ -144,7 +144,7 @@ def check_config(config: Annotated[Path | None, typer.Argument(help="TOML file")
 
 
 def _template_parts(cfg: Config) -> None:
-    from gateway.notify import SMS_TEMPLATES, render
+    from gateway.notify import SMS_TEMPLATES, sms_body
     from sms.codec import count_parts
 
     sample = {
@@ -159,9 +159,9 @@ def _template_parts(cfg: Config) -> None:
         "text": "Hvala na prijavi.",
     }
     typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
-    for kind, template in SMS_TEMPLATES.items():
+    for kind in SMS_TEMPLATES:
         counts = [
-            count_parts(render(template, script, **sample), cfg.sms.encoding_policy)
+            count_parts(sms_body(kind, script, automatic=kind != "reply", **sample), cfg.sms.encoding_policy)
             for script in ("latin", "cyrillic")
         ]
         flag = "" if all(c.parts == 1 for c in counts) else "   <- more than one part"

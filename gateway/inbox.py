@@ -25,7 +25,7 @@ from channels.base import (
 )
 from gateway.config import Config
 from gateway.keywords import Keyword, find_reference, parse_keyword
-from gateway.notify import SMS_TEMPLATES, STATUS_LABEL, render
+from gateway.notify import STATUS_LABEL, sms_body
 from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.signing import REFERENCE, Signer
 from gateway.text import mask_email, mask_phone, script_of
@@ -541,8 +541,8 @@ CITIZEN = Actor("reporter", "citizen")
 
 
 def _stop_text(script: str) -> str:
-    return render(SMS_TEMPLATES["stop"], script)
+    return sms_body("stop", script)
 
 
 def _unknown_text(script: str, ref: str) -> str:
-    return render(SMS_TEMPLATES["unknown_ref"], script, ref=ref)
+    return sms_body("unknown_ref", script, ref=ref)

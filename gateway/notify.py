@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from gateway.config import Config
 from gateway.signing import Signer
 from gateway.text import lat_to_cyr, mask_pii
+from sms.codec import prepare_text as sms_text
 from storage.blobs import BlobStore
 from storage.models import CitizenIdentity, Message, OutboxMessage, Ticket
 
@@ -36,19 +37,21 @@ STATUS_LABEL = {
 }
 
 SMS_TEMPLATES = {
-    "ack": "Sistem48: prijava {ref} je primljena. Status u roku od 48h. Provera: STATUS {ref}",
-    "ack_voice": "Sistem48: vaša govorna poruka je primljena kao prijava {ref}. Provera: STATUS {ref}",
-    "open": "Sistem48: prijava {ref} je prihvaćena, rok za rešavanje {due}.",
-    "assigned": "Sistem48: prijava {ref} je prosleđena službi: {utility}.",
+    # Short enough for one SMS part where the values allow: 160 characters for Latin (sent without
+    # diacritics, GSM-7), 70 for Cyrillic (UCS-2). `sistem48 check-config` prints the counts.
+    "ack": "Sistem48: prijava {ref} je primljena, odgovor za 48 sati.",
+    "ack_voice": "Sistem48: govorna poruka je primljena kao prijava {ref}.",
+    "open": "Sistem48: prijava {ref} je prihvaćena, rok {due}.",
+    "assigned": "Sistem48: prijava {ref} prosleđena: {utility}.",
     "in_progress": "Sistem48: po prijavi {ref} se radi.",
-    "resolved": "Sistem48: prijava {ref} je rešena. Ako nije, odgovorite NIJE.",
+    "resolved": "Sistem48: prijava {ref} je rešena. Ako nije, pišite NIJE.",
     "closed": "Sistem48: prijava {ref} je zatvorena.",
     "waiting": "Sistem48: prijava {ref} čeka: {note}",
-    "forwarded": "Sistem48: prijava {ref} nije u nadležnosti grada, prosleđena je: {where}",
-    "duplicate": "Sistem48: prijava {ref} je spojena sa prijavom {original}.",
+    "forwarded": "Sistem48: {ref} nije u nadležnosti grada; prosleđeno: {where}",
+    "duplicate": "Sistem48: prijava {ref} spojena je sa {original}.",
     "status_reply": "Sistem48: prijava {ref} je {label}.{due_part}",
     "unknown_ref": "Sistem48: prijava {ref} nije pronađena.",
-    "stop": "Sistem48: odjavljeni ste i više nećete dobijati SMS poruke. Prijave i dalje primamo.",
+    "stop": "Sistem48: odjavljeni ste, više nećete dobijati SMS.",
     "reply": "Sistem48 ({ref}): {text}",
 }
 
@@ -94,6 +97,14 @@ EMAIL_LINES = {
 }
 
 _PLACEHOLDER = re.compile(r"(\{[^{}]*\})")
+
+
+def sms_body(kind: str, script: str, *, automatic: bool = True, **values: Any) -> str:
+    """The SMS text of a template. One diacritic makes a whole SMS UCS-2 (70 instead of 160
+    characters a part), so Latin readers get our automatic texts without them — as Serbians text
+    each other anyway; Cyrillic readers get Cyrillic. A person's reply is sent as typed."""
+    body = render(SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"]), script, **values)
+    return sms_text(body, "gsm7_latin") if script == "latin" and automatic else body
 
 
 def render(template: str, script: str, **values: Any) -> str:
@@ -215,8 +226,7 @@ class CitizenNotifier:
                 values[key] = lat_to_cyr(str(values[key]))
         now = self.clock()
         if channel == "sms":
-            template = SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"])
-            body = render(template, ticket.script, **values)
+            body = sms_body(kind, ticket.script, automatic=automatic, **values)
             row = OutboxMessage(
                 ticket_id=ticket.id,
                 kind=kind,

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from gateway.tickets import Actor
 from storage.blobs import raw_bytes
 from storage.db import session_scope
 from storage.models import Citizen, CitizenIdentity, Message, OutboxMessage, Ticket
@@ -171,7 +172,7 @@ def test_sms_status_keyword_in_cyrillic_replies_with_status(gateway: Any) -> Non
 def test_status_of_unknown_reference_says_not_found(gateway: Any) -> None:
     gateway.config.sms.enabled = True
     gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "status S48-2026-999999"))
-    assert "nije pronađena" in _outbox(gateway)[0].body
+    assert "nije pronadjena" in _outbox(gateway)[0].body  # Latin SMS go without diacritics (GSM-7)
 
 
 def test_cyrillic_sms_gets_cyrillic_acknowledgement(gateway: Any) -> None:
@@ -291,3 +292,21 @@ def test_missed_call_is_logged_for_call_back(gateway: Any) -> None:
     with session_scope(gateway.engine) as s:
         row = s.exec(select(CallLog)).one()
         assert row.caller == "+381641234567" and row.needs_callback and row.outcome == "missed"
+
+
+def test_latin_automatic_sms_fit_one_gsm7_part_but_a_persons_reply_is_sent_as_typed(gateway: Any) -> None:
+    from sms.codec import count_parts
+
+    gateway.config.sms.enabled = True
+    ref = gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Pukla cev u Čačanskoj")).reference
+    with session_scope(gateway.engine, write=True) as s:
+        ticket = s.exec(select(Ticket).where(Ticket.reference == ref)).one()
+        gateway.tickets.reply(
+            s, ticket, Actor("ana", "operator"), "Ekipa je krenula, hvala na strpljenju: č ć đ"
+        )
+    ack, reply = _outbox(gateway)
+    assert (
+        count_parts(ack.body, "keep_script").encoding == "gsm7"
+        and count_parts(ack.body, "keep_script").parts == 1
+    )
+    assert "č ć đ" in reply.body
