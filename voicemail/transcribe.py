@@ -14,6 +14,7 @@ import re
 import struct
 import time
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -416,8 +417,8 @@ def transcript_reasons(
 # --- the pipeline shared by both engines ---------------------------------------------------------
 
 
-class _PipelineTranscriber:
-    """VAD gate → optional trimming to speech regions → engine decode → flags."""
+class _PipelineTranscriber(ABC):
+    """VAD gate → optional trimming to speech regions → engine decode → flags; engines subclass it."""
 
     name: str
     model_name: str
@@ -425,8 +426,9 @@ class _PipelineTranscriber:
     def __init__(self, settings: TranscriptionSettings) -> None:
         self._settings = settings
 
+    @abstractmethod
     def _decode(self, pcm16: bytes, sample_rate: int) -> tuple[list[EngineWord], str | None]:
-        raise NotImplementedError
+        """The engine's words (with raw confidence) and the language it detected."""
 
     def transcribe(self, pcm16: bytes, sample_rate: int) -> Transcript:
         if sample_rate <= 0:
