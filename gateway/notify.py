@@ -242,20 +242,8 @@ class CitizenNotifier:
             body = render(EMAIL_BODY, ticket.script, **{**values, "line": line})
             subject = render(EMAIL_SUBJECTS.get(kind, "Prijava"), ticket.script)
             last_in = self._last_inbound_mail(session, ticket)
-            row = OutboxMessage(
-                ticket_id=ticket.id,
-                kind=kind,
-                channel="email",
-                recipient=recipient,
-                subject=f"[{ticket.reference}] {subject}",
-                body=body,
-                automatic=automatic,
-                message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
-                in_reply_to=last_in,
-                references=last_in,
-                created_at=now,
-                next_attempt_at=now,
-                meta={"reply_to": self.reply_to_address(ticket.reference)},
+            row = self._mail_row(
+                ticket, kind, recipient, subject, body, automatic=automatic, in_reply_to=last_in
             )
         session.add(row)
         return row
@@ -404,20 +392,35 @@ class CitizenNotifier:
         and a plus-address Reply-To, so answers thread back (and only genuine ones)."""
         if not self.config.mail.enabled:
             return
-        now = self.clock()
         for address in recipients:
-            session.add(
-                OutboxMessage(
-                    ticket_id=ticket.id,
-                    kind=kind,
-                    channel="email",
-                    recipient=address,
-                    subject=f"[{ticket.reference}] {subject}",
-                    body=body,
-                    automatic=True,
-                    message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
-                    created_at=now,
-                    next_attempt_at=now,
-                    meta={"reply_to": self.reply_to_address(ticket.reference)},
-                )
-            )
+            session.add(self._mail_row(ticket, kind, address, subject, body, automatic=True))
+
+    def _mail_row(
+        self,
+        ticket: Ticket,
+        kind: str,
+        recipient: str,
+        subject: str,
+        body: str,
+        *,
+        automatic: bool,
+        in_reply_to: str | None = None,
+    ) -> OutboxMessage:
+        """An outbound mail about a ticket: reference in the subject, our signed Message-ID and a
+        plus-address Reply-To, so that answers thread back — and only genuine ones."""
+        now = self.clock()
+        return OutboxMessage(
+            ticket_id=ticket.id,
+            kind=kind,
+            channel="email",
+            recipient=recipient,
+            subject=f"[{ticket.reference}] {subject}",
+            body=body,
+            automatic=automatic,
+            message_id_header=self.signer.message_id(ticket.reference, self.config.mail.domain),
+            in_reply_to=in_reply_to,
+            references=in_reply_to,
+            created_at=now,
+            next_attempt_at=now,
+            meta={"reply_to": self.reply_to_address(ticket.reference)},
+        )
