@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -35,6 +36,14 @@ def mount_api(app: FastAPI, gw: Gateway) -> None:
     @app.exception_handler(MissingDetail)
     async def _missing(_r: Request, exc: MissingDetail) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(sa.exc.DataError)
+    async def _bad_value(_r: Request, exc: sa.exc.DataError) -> JSONResponse:
+        # The database refused a value the schema let through: a NUL character (PostgreSQL text
+        # cannot hold one) or a number out of its column's range. The client's input, not our bug.
+        return JSONResponse(
+            {"detail": "a value in the request is not acceptable (NUL byte or out of range)"}, status_code=422
+        )
 
     @app.exception_handler(Exception)
     async def _crash(_r: Request, exc: Exception) -> JSONResponse:

@@ -261,3 +261,16 @@ def test_returned_call_leaves_the_call_back_list(api: Any, gateway: Any) -> None
     assert r.status_code == 200 and r.json()["needs_callback"] is False
     assert client.get("/api/v1/calls", params={"callback": True}, headers=h["operator"]).json()["items"] == []
     assert client.post("/api/v1/calls/nope/called-back", json={}, headers=h["operator"]).status_code == 404
+
+
+def test_nul_bytes_and_huge_ids_are_refused_not_crashed_on(api: Any, gateway: Any) -> None:
+    client, h = api
+    ref = gateway.inbox.ingest_sync(sms(gateway, PHONE, "Pukla cev")).reference
+    for r in (
+        client.get("/api/v1/tickets", params={"category": "a\x00b"}, headers=h["operator"]),
+        client.get(f"/api/v1/tickets/{ref}/attachments/323097938620415680", headers=h["operator"]),
+        client.post(f"/api/v1/tickets/{ref}/notes", json={"text": "x\x00y"}, headers=h["operator"]),
+    ):
+        # SQLite stores NUL, PostgreSQL refuses it (422): either way a JSON answer, never a 500.
+        assert r.status_code in (200, 201, 404, 422), (r.url, r.status_code, r.text)
+        assert r.json()
