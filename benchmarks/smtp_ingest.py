@@ -1,10 +1,11 @@
-"""SMTP ingest throughput: bare aiosmtpd answering 250 vs MailChannel with a durable inbox.
+"""SMTP ingest throughput: bare aiosmtpd answering 250 vs the gateway's durable pipeline.
 
-Run: .venv/bin/python benchmarks/smtp_ingest.py [--inbox module:factory] [--quick]
-The server runs in its own process (one core), the client in this one; both on 127.0.0.1.
-`--inbox` names a callable `factory(data_dir: Path) -> Inbox` (or an awaitable of one), so the
-real core can be measured once it exists; the default writes each raw mail to a file with
-write + fsync + rename + directory fsync before returning, as the core's blob store does.
+Run: .venv/bin/python benchmarks/smtp_ingest.py [--inbox gateway|module:factory] [--quick] [--db URL]
+The server runs in its own process, the client in this one; both on 127.0.0.1.
+The default (`gateway`) is the real thing, as `sistem48 run --only mail` runs it: MailChannel, the
+spool committed (SQLite FULL sync or PostgreSQL) before each 250, and the spool worker parsing mails into
+tickets in the same process meanwhile. "drained" is when the last ticket existed, after the load.
+`--inbox module:factory` names `factory(data_dir: Path) -> Inbox` instead (e.g. `FsyncInbox` below).
 """
 
 from __future__ import annotations
@@ -96,8 +97,43 @@ class _Sink:
         return "250 2.0.0 OK"
 
 
-async def _serve(kind: str, inbox_spec: str, port_queue: Any, stop_event: Any) -> None:
+def _gateway_config(data_dir: Path, db_url: str | None) -> Any:
+    from gateway.config import load_config, parse_config
+
+    data = load_config(None).model_dump(mode="json")
+    data["gateway"]["data_dir"] = str(data_dir)
+    data["database"]["url"] = db_url or f"sqlite:///{data_dir}/bench.db"
+    data["sms"]["enabled"] = data["sip"]["enabled"] = data["transcription"]["enabled"] = False
+    data["http"]["enabled"] = False
+    data["mail"].update(
+        enabled=True,
+        listen_port=0,
+        max_sessions_per_ip=1000,
+        max_message_bytes=10_000_000,
+        command_call_limit=1_000_000,
+    )
+    return parse_config(data, "<bench>")
+
+
+async def _serve_gateway(db_url: str | None, port_queue: Any, stop_event: Any) -> None:
+    from gateway.app import build_gateway
+    from storage.db import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="s48-bench-") as data_dir:
+        config = _gateway_config(Path(data_dir), db_url)
+        upgrade(config.database_url())
+        gw = build_gateway(config, roles={"mail"})
+        await gw.start()
+        port_queue.put((gw.channels[0].port, config.database_url()))
+        await asyncio.to_thread(stop_event.wait)
+        await gw.stop()
+
+
+async def _serve(kind: str, inbox_spec: str, port_queue: Any, stop_event: Any, db_url: str | None) -> None:
     loop = asyncio.get_running_loop()
+    if kind == "channel" and inbox_spec == "gateway":
+        await _serve_gateway(db_url, port_queue, stop_event)
+        return
     if kind == "bare":
         server = await loop.create_server(
             lambda: SMTP(_Sink(), hostname="bench.local", enable_SMTPUTF8=True),
@@ -105,7 +141,7 @@ async def _serve(kind: str, inbox_spec: str, port_queue: Any, stop_event: Any) -
             0,
             backlog=1024,
         )
-        port_queue.put(int(server.sockets[0].getsockname()[1]))
+        port_queue.put((int(server.sockets[0].getsockname()[1]), None))
         await asyncio.to_thread(stop_event.wait)
         server.close()
         return
@@ -123,13 +159,13 @@ async def _serve(kind: str, inbox_spec: str, port_queue: Any, stop_event: Any) -
         )
         channel = MailChannel(settings)
         await channel.start(inbox)
-        port_queue.put(channel.port)
+        port_queue.put((channel.port, None))
         await asyncio.to_thread(stop_event.wait)
         await channel.stop()
 
 
-def _server_process(kind: str, inbox_spec: str, port_queue: Any, stop_event: Any) -> None:
-    asyncio.run(_serve(kind, inbox_spec, port_queue, stop_event))
+def _server_process(kind: str, inbox_spec: str, port_queue: Any, stop_event: Any, db_url: str | None) -> None:
+    asyncio.run(_serve(kind, inbox_spec, port_queue, stop_event, db_url))
 
 
 def make_message(size: int, index: int) -> bytes:
@@ -185,15 +221,40 @@ async def _drive(port: int, sessions: int, total: int, size: int) -> tuple[float
     return len(latencies) / elapsed, p99
 
 
-def measure(kind: str, inbox_spec: str, sessions: int, total: int, size: int) -> tuple[float, float]:
+def _pending_spool(db_url: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT count(*) FROM inbound_spool WHERE state IN ('queued', 'running')"
+            return int(conn.execute(sa.text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def measure(
+    kind: str, inbox_spec: str, sessions: int, total: int, size: int, db_url: str | None = None
+) -> tuple[float, float, float | None]:
+    """(accepted msg/s, p99 accept latency s, seconds after the load until every mail was a ticket)."""
     ctx = mp.get_context("spawn")
     port_queue, stop_event = ctx.Queue(), ctx.Event()
-    process = ctx.Process(target=_server_process, args=(kind, inbox_spec, port_queue, stop_event))
+    process = ctx.Process(target=_server_process, args=(kind, inbox_spec, port_queue, stop_event, db_url))
     process.start()
     try:
-        port = port_queue.get(timeout=30)
+        port, spool_db = port_queue.get(timeout=60)
         asyncio.run(_drive(port, sessions, max(sessions, total // 10), size))  # warm-up
-        return asyncio.run(_drive(port, sessions, total, size))
+        if spool_db:
+            while _pending_spool(spool_db):
+                time.sleep(0.05)
+        rate, p99 = asyncio.run(_drive(port, sessions, total, size))
+        drained = None
+        if spool_db:
+            load_end = time.perf_counter()
+            while _pending_spool(spool_db):
+                time.sleep(0.02)
+            drained = time.perf_counter() - load_end
+        return rate, p99, drained
     finally:
         stop_event.set()
         process.join(timeout=10)
@@ -203,22 +264,29 @@ def measure(kind: str, inbox_spec: str, sessions: int, total: int, size: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inbox", default="benchmarks.core:core_inbox")
+    parser.add_argument("--inbox", default="gateway")
+    parser.add_argument(
+        "--db", default=None, help="database URL for the gateway (default: SQLite in a temp dir)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer messages (smoke run)")
+    parser.add_argument("--only", default="", help="e.g. 2000x50: just that size and session count")
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
     print(
-        f"{'size':>7} {'sessions':>8} {'bare msg/s':>11} {'channel msg/s':>14} {'ratio':>6}"
-        f" {'bare p99 ms':>12} {'channel p99 ms':>15}"
+        f"{'size':>7} {'sessions':>8} {'bare msg/s':>11} {'gateway msg/s':>14} {'ratio':>6}"
+        f" {'bare p99 ms':>12} {'gateway p99 ms':>15} {'drained s':>10}"
     )
     for size, total in ((2_000, 2_000), (200_000, 200)):
         for sessions in (1, 50):
+            if args.only and args.only != f"{size}x{sessions}":
+                continue
             count = max(sessions, int(total * scale))
-            bare_rate, bare_p99 = measure("bare", args.inbox, sessions, count, size)
-            channel_rate, channel_p99 = measure("channel", args.inbox, sessions, count, size)
+            bare_rate, bare_p99, _ = measure("bare", args.inbox, sessions, count, size)
+            rate, p99, drained = measure("channel", args.inbox, sessions, count, size, args.db)
             print(
-                f"{size // 1000:>5}KB {sessions:>8} {bare_rate:>11.0f} {channel_rate:>14.0f}"
-                f" {channel_rate / bare_rate:>6.2f} {bare_p99 * 1000:>12.1f} {channel_p99 * 1000:>15.1f}",
+                f"{size // 1000:>5}KB {sessions:>8} {bare_rate:>11.0f} {rate:>14.0f}"
+                f" {rate / bare_rate:>6.2f} {bare_p99 * 1000:>12.1f} {p99 * 1000:>15.1f}"
+                f" {'-' if drained is None else f'{drained:.1f}':>10}",
                 flush=True,
             )
 

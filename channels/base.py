@@ -63,6 +63,21 @@ class IngestResult:
     quarantined: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RawInbound:
+    """Wire bytes accepted but not parsed yet (an SMTP DATA): the inbox spools them durably and a
+    worker turns them into contacts later, so the sender is answered at the speed of one commit."""
+
+    channel: ChannelKind
+    raw: bytes
+    received_at: datetime  # tz-aware UTC
+    envelope: Mapping[str, str] = field(default_factory=dict)  # mail_from, rcpt_tos, peer, helo, tls
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+
+
 class DeliveryState(StrEnum):
     DELIVERED = "delivered"
     PENDING = "pending"  # the network is still trying (SMSC retry, 4xx deferral)
@@ -105,6 +120,8 @@ class CallRecord:
 
 class Inbox(Protocol):
     async def ingest(self, contact: InboundContact) -> IngestResult: ...
+
+    async def spool(self, item: RawInbound) -> str: ...  # durable on return; the spool id
 
     async def record_delivery(self, report: DeliveryReport) -> None: ...
 

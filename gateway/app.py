@@ -10,13 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI
 from sqlmodel import col, select
 
-from channels.base import Channel, Notifier
+from channels.base import Channel, ChannelKind, Notifier
 from channels.supervisor import Supervisor
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
@@ -26,11 +25,15 @@ from gateway.lease import LeasedChannel
 from gateway.notify import STATUS_LABEL, CitizenNotifier
 from gateway.routing import Router
 from gateway.signing import Signer
+from gateway.spool import SpoolProcessor
 from gateway.tickets import TicketService
 from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, every, worker_id
 from storage.blobs import BlobStore
 from storage.db import make_engine, session_scope
 from storage.models import Ticket
+
+if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class Gateway:
     supervisor: Supervisor | None = None
     outbox: OutboxSender | None = None
     transcription: TranscriptionWorker | None = None
+    spool: SpoolProcessor | None = None
     sla: SlaSweeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _closers: list[Callable[[], Any]] = field(default_factory=list)
@@ -67,6 +71,8 @@ class Gateway:
         self.supervisor = Supervisor(self.channels, self.inbox)
         await self.supervisor.start()
         w = self.config.workers
+        if self.spool is not None:
+            self._tasks.append(asyncio.create_task(self.spool.run_forever()))
         if self.outbox is not None:
             self._tasks.append(
                 asyncio.create_task(every(w.outbox_interval_s, self.outbox.run_once, "outbox"))
@@ -142,8 +148,17 @@ def build_gateway(
         gw.notifiers["email"] = MailNotifier(config.mail)
         if "mail" in roles:
             from mail.channel import MailChannel
+            from mail.intake import decode_spooled
 
             gw.channels.append(MailChannel(config.mail, clock=clock))
+            # Whoever takes mail parses it too; other `--only mail` processes share the spool.
+            gw.spool = SpoolProcessor(
+                engine,
+                inbox,
+                {ChannelKind.EMAIL: decode_spooled},
+                clock,
+                worker_id(config.gateway.instance_name),
+            )
     if config.sms.enabled and ("sms" in roles):
         # The modem has exactly one owner: the process that runs the sms role also sends SMS.
         from sms.channel import SmsChannel
@@ -222,6 +237,8 @@ def _load_transcriber(config: Config) -> Any:
 
 
 def create_app(config: Config, *, gateway: Gateway | None = None, **build: Any) -> FastAPI:
+    from fastapi import FastAPI
+
     gw = gateway or build_gateway(config, **build)
 
     @asynccontextmanager

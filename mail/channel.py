@@ -1,6 +1,6 @@
 """Inbound SMTP server (aiosmtpd): accepts mail for the configured addresses, hands it to the inbox.
 
-The only module importing aiosmtpd. A mail is answered 250 only after `Inbox.ingest` returned.
+The only module importing aiosmtpd. A mail is answered 250 only after `Inbox.spool` committed it.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from channels.base import (
     ChannelMisconfigured,
     ChannelState,
     ChannelStatus,
-    DeliveryReport,
-    DeliveryState,
     Inbox,
+    RawInbound,
 )
-from mail.classify import BOUNCE
-from mail.parse import contact_from_bytes
+from mail.limits import ClientLimits
 from mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
@@ -71,6 +69,7 @@ class _GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with a per-IP gate, a whole-session deadline and a 421 on internal errors."""
 
     gate: _SessionGate
+    limits: ClientLimits
     session_deadline_s: float
     live: set[_GatewaySMTP]
 
@@ -84,7 +83,7 @@ class _GatewaySMTP(SMTP):
         if self.transport is None:  # not the second call after STARTTLS
             peer = transport.get_extra_info("peername")
             ip = str(peer[0]) if peer else "unknown"
-            if not self.gate.admit(ip):
+            if not self.limits.connection_allowed(ip) or not self.gate.admit(ip):
                 self._refused = True
                 if isinstance(transport, asyncio.WriteTransport):
                     transport.write(b"421 4.7.0 Too many connections from your address\r\n")
@@ -132,6 +131,21 @@ class _Handler:
     def __init__(self, channel: MailChannel) -> None:
         self.channel = channel
 
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if not self.channel.limits.message_allowed(_peer_ip(session)):
+            self.channel.counters["rate_limited"] += 1
+            return "451 4.7.1 Too many messages from your address, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -143,6 +157,15 @@ class _Handler:
         channel = self.channel
         if not channel.accepts(address):
             channel.counters["rejected_rcpt"] += 1
+            unknown = getattr(session, "unknown_recipients", 0) + 1
+            session.unknown_recipients = unknown  # type: ignore[attr-defined]
+            if unknown > channel.settings.max_unknown_recipients and not channel.limits.trusted(
+                _peer_ip(session)
+            ):
+                # Someone is guessing addresses: stop answering per address.
+                if server.transport is not None:
+                    server.loop.call_soon(server.transport.close)
+                return "421 4.7.0 Too many unknown recipients, closing connection"
             return "550 5.1.1 No such user here"
         if len(envelope.rcpt_tos) >= channel.settings.max_recipients:
             return "452 4.5.3 Too many recipients"
@@ -151,6 +174,10 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         return await self.channel.accept(session, envelope)
+
+
+def _peer_ip(session: Session) -> str:
+    return str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
 
 
 class MailChannel:
@@ -165,6 +192,7 @@ class MailChannel:
         self._server: asyncio.Server | None = None
         self._live: set[_GatewaySMTP] = set()
         self._gate = _SessionGate(settings.max_sessions_per_ip)
+        self._limits = ClientLimits(settings)
         self._state = ChannelState.STOPPED
         self._detail = ""
         self._since: datetime | None = None
@@ -176,6 +204,10 @@ class MailChannel:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def limits(self) -> ClientLimits:
+        return self._limits
 
     def accepts(self, address: str) -> bool:
         """True for a configured address, its plus forms, or an address at an accepted domain."""
@@ -222,6 +254,7 @@ class MailChannel:
                 # Read by SMTP.__init__ for its StreamReader, hence a class attribute.
                 "line_length_limit": settings.line_length_limit,
                 "gate": self._gate,
+                "limits": self._limits,
                 "session_deadline_s": settings.session_deadline_s,
                 "live": self._live,
             },
@@ -271,25 +304,28 @@ class MailChannel:
         return ChannelStatus(self.name, self._state, self._detail, self._since, metrics)
 
     async def accept(self, session: Session, envelope: Envelope) -> str:
-        """Ingest one received mail; 250 only once the inbox has it, 451 on any failure."""
+        """Spool one received mail; 250 only once the raw bytes are committed, 451 on any failure.
+        Parsing and the ticket come after, from the spool (so a parser bug can never cost a mail)."""
         inbox = self._inbox
         raw = envelope.original_content
         if inbox is None or raw is None:
             return TEMPORARY_FAILURE
         peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
+        item = RawInbound(
+            ChannelKind.EMAIL,
+            raw,
+            self._clock(),
+            {
+                "mail_from": envelope.mail_from or "",
+                "rcpt_tos": ",".join(envelope.rcpt_tos),
+                "peer": str(peer) if peer else "",
+                "helo": session.host_name or "",
+                "tls": "1" if session.ssl else "",
+            },
+        )
         try:
-            contact = await asyncio.to_thread(
-                contact_from_bytes,
-                raw,
-                received_at=self._clock(),
-                mail_from=envelope.mail_from,
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                peer=str(peer) if peer else None,
-            )
             async with asyncio.timeout(self.settings.data_deadline_s):
-                await inbox.ingest(contact)
-                if contact.meta.get("auto") == BOUNCE:
-                    await self._report_bounce(inbox, contact.meta)
+                spool_id = await inbox.spool(item)
         except Exception as exc:
             self.counters["temp_failed"] += 1
             log.warning(
@@ -299,24 +335,7 @@ class MailChannel:
             )
             return TEMPORARY_FAILURE
         self.counters["accepted"] += 1
-        log.info(
-            "mail accepted from %s (%d bytes%s)",
-            mask_address(contact.sender or envelope.mail_from),
-            len(raw),
-            ", quarantined" if "quarantine" in contact.meta else "",
+        log.debug(
+            "mail from %s spooled as %s (%d bytes)", mask_address(envelope.mail_from), spool_id, len(raw)
         )
-        return "250 2.0.0 OK: queued"
-
-    async def _report_bounce(self, inbox: Inbox, meta: Any) -> None:
-        recipients = [r for r in str(meta.get("bounce_recipients", "")).split(",") if r]
-        for recipient in recipients:
-            await inbox.record_delivery(
-                DeliveryReport(
-                    ChannelKind.EMAIL,
-                    recipient,
-                    DeliveryState.FAILED,
-                    self._clock(),
-                    provider_ref=meta.get("bounced_message_id") or None,
-                    detail=str(meta.get("bounce_detail", "")),
-                )
-            )
+        return f"250 2.0.0 OK: queued as {spool_id}"

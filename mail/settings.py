@@ -52,6 +52,11 @@ class MailSettings(BaseModel):
     relay: MailRelaySettings = Field(default_factory=MailRelaySettings)
 
     max_recipients: int = 20
+    # Per-client limits (abuse, address harvesting); the municipal MX relaying to us is exempt.
+    trusted_relays: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    connections_per_minute: int = 60  # per client address; over it: 421 at connect (0: no limit)
+    messages_per_hour: int = 300  # per client address; over it: 451 at MAIL FROM (0: no limit)
+    max_unknown_recipients: int = 3  # 550s in one session before we say 421 and hang up
     # RFC 5321 §4.5.3.1.6 allows 1000 octets a line; direct-to-MX clients send longer HTML lines.
     line_length_limit: int = 65536
     idle_timeout_s: float = 300

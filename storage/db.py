@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -51,10 +53,31 @@ def is_postgres(engine: sa.Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+_sqlite_writers: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_sqlite_writers_guard = threading.Lock()
+
+
+def _writer_lock(engine: sa.Engine) -> threading.RLock:
+    with _sqlite_writers_guard:
+        lock = _sqlite_writers.get(engine)
+        if lock is None:
+            lock = _sqlite_writers[engine] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def session_scope(engine: sa.Engine, *, write: bool = False) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any exception."""
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    if write and engine.dialect.name == "sqlite":
+        # SQLite has one writer; threads of this process queue on a lock that wakes the next one at
+        # once, instead of on SQLite's busy handler, which sleeps up to 100 ms between polls.
+        with _writer_lock(engine):
+            yield from _transaction(engine.execution_options(sqlite_begin="IMMEDIATE"))
+        return
+    yield from _transaction(engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine)
+
+
+def _transaction(bind: sa.Engine) -> Iterator[Session]:
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session

@@ -250,6 +250,8 @@ class StaffUser(SQLModel, table=True):
     utility: str | None = None
     failed_logins: int = 0
     locked_until: datetime | None = _ts(nullable=True)
+    # Logout ends every session of the user: cookies issued before this are refused.
+    sessions_valid_from: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts(default=True)
 
 
@@ -283,3 +285,26 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     owner: str
     expires_at: datetime = _ts(default=True)
+
+
+class InboundSpool(SQLModel, table=True):
+    """Raw inbound bytes committed before the sender is answered (SMTP 250), parsed into a contact
+    by a worker afterwards; `raw` is dropped once the message row or blob holds it."""
+
+    __tablename__ = "inbound_spool"
+    __table_args__ = (sa.Index("ix_inbound_spool_runnable", "state", "run_after"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    envelope: dict[str, Any] = _json()
+    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    size: int = 0
+    raw_sha256: str
+    received_at: datetime = _ts(default=True)
+    state: str = "queued"  # queued | running | done | failed
+    attempts: int = 0
+    run_after: datetime = _ts(default=True)
+    locked_by: str | None = None
+    locked_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = None
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    finished_at: datetime | None = _ts(nullable=True)

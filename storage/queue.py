@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from storage.db import session_scope
-from storage.models import Job, OutboxMessage
+from storage.models import InboundSpool, Job, OutboxMessage
 
 
 def claim_jobs(
@@ -146,3 +146,85 @@ def settle_outbox(
             row.next_attempt_at = now + backoff(row.attempts)
         s.add(row)
         return row
+
+
+def claim_spool(
+    engine: sa.Engine,
+    worker: str,
+    now: datetime,
+    *,
+    limit: int = 16,
+    lease: timedelta = timedelta(seconds=30),
+) -> list[InboundSpool]:
+    """Take spooled raw messages to parse; one whose worker died is taken again after `lease`
+    (parsing is idempotent: the inbox answers "duplicate" for a message already stored)."""
+    with session_scope(engine, write=True) as s:
+        rows = s.exec(
+            select(InboundSpool)
+            .where(
+                sa.or_(
+                    sa.and_(col(InboundSpool.state) == "queued", col(InboundSpool.run_after) <= now),
+                    sa.and_(col(InboundSpool.state) == "running", col(InboundSpool.locked_at) < now - lease),
+                )
+            )
+            .order_by(col(InboundSpool.run_after), col(InboundSpool.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.state, row.locked_by, row.locked_at = "running", worker, now
+            row.attempts += 1
+            s.add(row)
+        return list(rows)
+
+
+def settle_spool(
+    engine: sa.Engine,
+    outcomes: list[tuple[int, int | None, str | None]],
+    now: datetime,
+    *,
+    max_attempts: int = 5,
+) -> None:
+    """Record what became of claimed rows: (spool id, message id, None) is done and its raw bytes
+    are dropped (the message keeps them); (spool id, None, error) is retried with backoff."""
+    with session_scope(engine, write=True) as s:
+        for spool_id, message_id, error in outcomes:
+            row = s.get(InboundSpool, spool_id)
+            if row is None:
+                continue
+            row.locked_by = None
+            if error is None:
+                row.state, row.message_id, row.finished_at, row.raw = "done", message_id, now, None
+                row.last_error = None
+            else:
+                row.last_error = error[:2000]
+                if row.attempts >= max_attempts:
+                    row.state, row.finished_at = "failed", now
+                else:
+                    row.state = "queued"
+                    row.run_after = now + timedelta(seconds=min(600, 5 * 2 ** (row.attempts - 1)))
+            s.add(row)
+
+
+def release_spool(engine: sa.Engine, spool_ids: list[int], now: datetime) -> None:
+    """Give claimed rows back untouched (the batch failed as a whole, e.g. the database went away
+    mid-commit): that is not the message's fault, so the attempt does not count."""
+    with session_scope(engine, write=True) as s:
+        for row in s.exec(select(InboundSpool).where(col(InboundSpool.id).in_(spool_ids))).all():
+            row.state, row.locked_by, row.run_after = "queued", None, now
+            row.attempts = max(0, row.attempts - 1)
+            s.add(row)
+
+
+def requeue_orphaned_spool(engine: sa.Engine, is_dead: Callable[[str], bool], now: datetime) -> int:
+    """Rows a dead worker held go back to the queue at once, instead of after the lease; the attempt
+    still counts, so a mail that crashes its parser every time ends up quarantined, not in a loop."""
+    with session_scope(engine, write=True) as s:
+        rows = s.exec(
+            select(InboundSpool).where(col(InboundSpool.state) == "running").with_for_update(skip_locked=True)
+        ).all()
+        orphans = [row for row in rows if row.locked_by and is_dead(row.locked_by)]
+        for row in orphans:
+            row.state, row.locked_by, row.run_after = "queued", None, now
+            s.add(row)
+        return len(orphans)

@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def mount_api(app: FastAPI, gw: Gateway) -> None:
-    from gateway.api import open311, system, tickets, voicemails
+    from gateway.api import open311, quarantine, system, tickets, voicemails
 
     app.include_router(tickets.router)
     app.include_router(system.router)
     open311.mount(app)
     app.include_router(voicemails.router)
+    app.include_router(quarantine.router)
 
     @app.exception_handler(TicketNotFound)
     async def _not_found(_r: Request, exc: TicketNotFound) -> JSONResponse:
@@ -44,6 +45,11 @@ def mount_api(app: FastAPI, gw: Gateway) -> None:
         return JSONResponse(
             {"detail": "a value in the request is not acceptable (NUL byte or out of range)"}, status_code=422
         )
+
+    @app.exception_handler(OverflowError)
+    async def _too_big(_r: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver refuses integers above 64 bits before the query runs (PostgreSQL: DataError).
+        return JSONResponse({"detail": "a number in the request is out of range"}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _crash(_r: Request, exc: Exception) -> JSONResponse:

@@ -12,7 +12,7 @@ from sqlmodel import col, func, select
 from channels.base import ChannelState
 from gateway.api.deps import GW
 from storage.db import session_scope
-from storage.models import Job, OutboxMessage, Ticket
+from storage.models import InboundSpool, Job, OutboxMessage, Ticket
 
 router = APIRouter(tags=["system"])
 _HEALTHY = {ChannelState.UP}
@@ -36,7 +36,20 @@ def _counts(gw: Any) -> dict[str, Any]:
                 .group_by(Job.state)
             ).all()
         )
-    return {"outbox_backlog": backlog, "tickets": by_status, "overdue": overdue, "jobs": jobs}
+        spool = dict(
+            s.exec(
+                select(InboundSpool.state, func.count())
+                .where(col(InboundSpool.state).in_(["queued", "running", "failed"]))
+                .group_by(InboundSpool.state)
+            ).all()
+        )
+    return {
+        "outbox_backlog": backlog,
+        "tickets": by_status,
+        "overdue": overdue,
+        "jobs": jobs,
+        "mail_spool": spool,  # accepted mail not parsed yet; "failed" needs staff (/api/v1/quarantine)
+    }
 
 
 @router.get("/healthz")
@@ -88,4 +101,7 @@ def metrics(gw: GW) -> Response:
     jobs = Gauge("sistem48_jobs", "background jobs by state", ["state"], registry=registry)
     for state, n in counts["jobs"].items():
         jobs.labels(state).set(n)
+    spool = Gauge("sistem48_mail_spool", "spooled inbound mail by state", ["state"], registry=registry)
+    for state, n in counts["mail_spool"].items():
+        spool.labels(state).set(n)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -42,3 +42,25 @@ def voicemail(gw: Any, caller: str, wav: bytes, call_id: str | None = None) -> I
         attachments=(Attachment("voicemail.wav", "audio/wav", wav),),
         meta={"after_hours": "1", "duration_s": "4.0"},
     )
+
+
+async def spool_settled(gw: Any, timeout_s: float = 15.0) -> None:
+    """Wait until the spool worker has turned every spooled mail into a message (or gave up on it)."""
+    import asyncio
+    import time
+
+    from sqlmodel import col, func, select
+
+    from storage.db import session_scope
+    from storage.models import InboundSpool
+
+    def pending() -> int:
+        with session_scope(gw.engine) as s:
+            query = select(func.count()).where(col(InboundSpool.state).in_(["queued", "running"]))
+            return int(s.exec(query).one())
+
+    deadline = time.monotonic() + timeout_s
+    while await asyncio.to_thread(pending):
+        if time.monotonic() > deadline:
+            raise TimeoutError("spooled mail was not processed in time")
+        await asyncio.sleep(0.02)

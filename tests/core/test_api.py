@@ -241,9 +241,15 @@ def test_operator_view_of_reporter_is_audit_logged(api: Any, gateway: Any) -> No
 def test_healthz_and_metrics(api: Any, gateway: Any) -> None:
     client, _ = api
     gateway.inbox.ingest_sync(sms(gateway, PHONE, "Pukla cev"))
+    from channels.base import ChannelKind, RawInbound
+
+    gateway.inbox.spool_many_sync([RawInbound(ChannelKind.EMAIL, b"Subject: x\r\n\r\ny", gateway.clock())])
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["database"] == "up"
-    assert 'sistem48_tickets{status="received"} 1.0' in client.get("/metrics").text
+    assert r.json()["mail_spool"] == {"queued": 1}  # accepted, not parsed yet: shown, not lost
+    text = client.get("/metrics").text
+    assert 'sistem48_tickets{status="received"} 1.0' in text
+    assert 'sistem48_mail_spool{state="queued"} 1.0' in text
 
 
 def test_returned_call_leaves_the_call_back_list(api: Any, gateway: Any) -> None:

@@ -20,6 +20,7 @@ from storage.blobs import raw_bytes
 from storage.db import session_scope
 from storage.models import Message, Ticket
 from tests.conftest import make_config
+from tests.core.helpers import spool_settled
 from tests.mail.conftest import CORPUS, CollectingRelay, citizen_mail, running_relay
 
 ADDRESS = "sistem48@sistem48.localhost"
@@ -59,6 +60,7 @@ def test_mail_opens_ticket_acknowledges_and_reply_threads(tmp_path: Path, db_url
                     "Ne radi sijalica ispred škole.", to=ADDRESS, message_id="<first@example.org>"
                 )
                 await asyncio.to_thread(_send, port, raw)
+                await spool_settled(gw)
                 await _drain_outbox(gw)
                 assert len(relay.received) == 1
                 ack = _parsed(relay.received[0][2])
@@ -76,6 +78,7 @@ def test_mail_opens_ticket_acknowledges_and_reply_threads(tmp_path: Path, db_url
                     extra_headers={"In-Reply-To": ack["Message-ID"]},
                 )
                 await asyncio.to_thread(_send, port, reply)
+                await spool_settled(gw)
                 await _drain_outbox(gw)
                 assert len(relay.received) == 1  # a reply into an open ticket is not acknowledged again
                 with session_scope(gw.engine) as s:
@@ -101,6 +104,7 @@ def test_auto_reply_gets_no_acknowledgement(tmp_path: Path, db_url: str, clock: 
                     extra_headers={"Auto-Submitted": "auto-replied"},
                 )
                 await asyncio.to_thread(_send, gw.channels[0].port, raw)
+                await spool_settled(gw)
                 await _drain_outbox(gw)
                 assert relay.received == []
             finally:
@@ -118,6 +122,7 @@ def test_unparseable_mail_is_kept_in_quarantine_not_lost(tmp_path: Path, db_url:
             try:
                 garbage = b"\x00\x01 not a mail at all \xff\xfe\r\n\r\n\x00"
                 await asyncio.to_thread(_send, gw.channels[0].port, garbage)
+                await spool_settled(gw)
                 with session_scope(gw.engine) as s:
                     stored = s.exec(select(Message)).all()
                 assert len(stored) == 1

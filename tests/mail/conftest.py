@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from channels.base import CallRecord, DeliveryReport, InboundContact, IngestResult
+from channels.base import CallRecord, DeliveryReport, InboundContact, IngestResult, RawInbound
 from mail.channel import MailChannel
+from mail.intake import decode_spooled
 from mail.settings import MailRelaySettings, MailSettings
 
 # The steering repository's shared/ sits beside the clone (as in CI); SISTEM48_MAILCORPUS overrides.
@@ -40,6 +41,7 @@ class RecordingInbox:
     contacts: list[InboundContact] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)
+    spooled: list[RawInbound] = field(default_factory=list)
     failures_left: int = 0
     gate: asyncio.Event | None = None
     entered: asyncio.Event = field(default_factory=asyncio.Event)
@@ -57,6 +59,21 @@ class RecordingInbox:
         return IngestResult(
             ticket_id=len(self.contacts), reference=None, created=not duplicate, duplicate=duplicate
         )
+
+    async def spool(self, item: RawInbound) -> str:
+        """Like the core: keep the raw bytes, then decode them as the core's spool worker would."""
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            raise InboxDown("database unavailable")
+        self.spooled.append(item)
+        contact, reports = decode_spooled(item)
+        if not any(c.external_id == contact.external_id for c in self.contacts):
+            self.contacts.append(contact)
+            self.deliveries.extend(reports)
+        return f"S{len(self.spooled)}"
 
     async def record_delivery(self, report: DeliveryReport) -> None:
         self.deliveries.append(report)
