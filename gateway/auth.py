@@ -88,7 +88,9 @@ def check_password(
     lockout: timedelta,
 ) -> Principal:
     """The user's principal, or AuthError; repeated failures lock the account for `lockout`."""
-    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    # Locked for the check: parallel guesses on PostgreSQL otherwise all read failed_logins = 0,
+    # each wrote 1, and the account never locked (SQLite already serialises its writers).
+    user = session.exec(select(StaffUser).where(StaffUser.username == username).with_for_update()).first()
     if user is None:
         _hasher.hash(password)  # same work as a real check: no user enumeration by timing
         raise AuthError("wrong username or password")

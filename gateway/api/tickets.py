@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlmodel import Session, select
@@ -26,6 +27,7 @@ from gateway.api.schemas import (
 from gateway.auth import Principal
 from gateway.photos import strip_metadata
 from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket_detail
+from gateway.queries import _ext as file_suffix
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
 from storage.models import AttachmentRow, CallLog, Ticket
@@ -204,15 +206,18 @@ def attachment_get(reference: str, attachment_id: int, who: Staff, gw: GW, db: D
     if not detail_ok or att is None or att.ticket_id != detail_ok:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
     data = gw.blobs.get(att.sha256)
+    filename = att.filename
     if not who.sees_pii:
         if att.kind != "photo":
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
         data = strip_metadata(data) or b""  # never hand a utility the reporter's EXIF/GPS
+        # The same neutral name the detail view lists: "Pera Perić.jpg" names the reporter.
+        filename = f"{reference}-{att.id}{file_suffix(att.filename)}"
     return Response(
         data,
         media_type=att.content_type,
         headers={
-            "Content-Disposition": f'inline; filename="{_safe(att.filename)}"',
+            "Content-Disposition": _disposition(filename),
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -225,8 +230,11 @@ def ticket_detail_exists(db: Session, who: Principal, reference: str) -> int | N
     return int(row.id) if row is not None else None
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in name)[:120]
+def _disposition(name: str) -> str:
+    # Header values are Latin-1: a plain ASCII fallback plus the UTF-8 name (RFC 6266 / 8187);
+    # a name like "Perić.jpg" used to crash the response with a 500.
+    ascii_name = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._- ") else "_" for ch in name)
+    return f"inline; filename=\"{ascii_name[:120]}\"; filename*=UTF-8''{quote(name[:120], safe='')}"
 
 
 @router.get("/calls", tags=["calls"])

@@ -188,13 +188,17 @@ def night_queue(
         if who.sees_pii:
             cid = t.citizen_id
             item["caller"] = phones.get(cid) if cid is not None else None
+            # Copies without the id: the history dicts are shared by every voicemail of one caller,
+            # and popping the id in place broke the second one (KeyError → 500 on the review page).
             item["earlier_tickets"] = (
-                [h for h in history.get(cid, []) if h["id"] != t.id and h["created_at"] <= t.created_at]
+                [
+                    {k: v for k, v in h.items() if k != "id"}
+                    for h in history.get(cid, [])
+                    if h["id"] != t.id and h["created_at"] <= t.created_at
+                ]
                 if cid is not None
                 else []
             )
-            for h in item["earlier_tickets"]:
-                h.pop("id", None)
         items.append(item)
     if who.sees_pii:
         actor = f"{who.role}:{who.name}"

@@ -10,8 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import select
 
-from gateway.auth import Principal
-from gateway.web.session import SessionCodec, csp, session_middleware
+from gateway.web.session import SessionCodec, WebSession, csp, session_middleware
 from storage.db import session_scope
 from storage.models import StaffUser
 
@@ -21,11 +20,18 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 
 
-def user_still_valid(gw: Gateway, who: Principal) -> bool:
+def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
+    who = ws.principal
+    if who is None:
+        return True
     with session_scope(gw.engine) as s:
         user = s.exec(select(StaffUser).where(StaffUser.username == who.name)).first()
     # Not the lock: a stranger's wrong passwords must not be able to end a working session.
-    return user is not None and (user.role, user.utility) == (who.role, who.utility)
+    if user is None or (user.role, user.utility) != (who.role, who.utility):
+        return False
+    cutoff = user.sessions_valid_from
+    # The cookie keeps milliseconds: compare at that precision, or a login right after a logout fails.
+    return cutoff is None or ws.issued >= cutoff.replace(microsecond=cutoff.microsecond // 1000 * 1000)
 
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
@@ -37,7 +43,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.state.web_codec = codec
     app.state.web_renderer = Renderer(HERE / "templates", gw)
     policy = csp(gw.config.http.map_tiles_url)
-    app.middleware("http")(session_middleware(codec, policy, lambda who: user_still_valid(gw, who)))
+    app.middleware("http")(session_middleware(codec, policy, lambda ws: user_still_valid(gw, ws)))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages_router)
     app.include_router(ticket_router)

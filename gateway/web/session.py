@@ -28,6 +28,7 @@ class WebSession:
     sid: str
     csrf: str
     expires: datetime
+    issued: datetime
     user: str | None = None
     role: str | None = None
     utility: str | None = None
@@ -55,6 +56,7 @@ class SessionCodec:
             sid=secrets.token_urlsafe(16),
             csrf=secrets.token_urlsafe(24),
             expires=self._clock() + self.lifetime,
+            issued=self._clock(),
             user=principal.name if principal else None,
             role=principal.role if principal else None,
             utility=principal.utility if principal else None,
@@ -67,6 +69,7 @@ class SessionCodec:
                 "s": ws.sid,
                 "c": ws.csrf,
                 "e": int(ws.expires.timestamp()),
+                "i": int(ws.issued.timestamp() * 1000),
                 "u": ws.user,
                 "r": ws.role,
                 "t": ws.utility,
@@ -91,6 +94,7 @@ class SessionCodec:
                 sid=str(data["s"]),
                 csrf=str(data["c"]),
                 expires=expires,
+                issued=datetime.fromtimestamp(int(data.get("i", 0)) / 1000, tz=now.tzinfo),
                 user=data.get("u"),
                 role=data.get("r"),
                 utility=data.get("t"),
@@ -131,21 +135,17 @@ def csp(tiles_url: str | None) -> str:
 
 
 def session_middleware(
-    codec: SessionCodec, policy: str, still_valid: Callable[[Principal], bool]
+    codec: SessionCodec, policy: str, still_valid: Callable[[WebSession], bool]
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
     """Reads the cookie into request.state, refuses cookie-authenticated unsafe API calls without
     the CSRF header, and puts the security headers on every response.
 
-    `still_valid` re-checks the user on every request, so a removed or re-roled account
-    loses its open sessions at once rather than when the cookie expires."""
+    `still_valid` re-checks the user on every request, so a removed or re-roled account, or one
+    that logged out, loses its open sessions at once rather than when the cookie expires."""
 
     async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         ws = codec.decode(request.cookies.get(COOKIE))
-        if (
-            ws is not None
-            and ws.principal is not None
-            and not await asyncio.to_thread(still_valid, ws.principal)
-        ):
+        if ws is not None and ws.principal is not None and not await asyncio.to_thread(still_valid, ws):
             ws = None
         request.state.web_session = ws
         bearer = request.headers.get("authorization")
