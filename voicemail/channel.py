@@ -208,7 +208,8 @@ class VoicemailChannel:
                 raise ChannelMisconfigured(detail)
         try:
             instance = await asyncio.to_thread(self._instance_uuid)
-            endpoint = self._make_endpoint(password, instance)
+            # to_thread: peer names are resolved here (blocking DNS).
+            endpoint = await asyncio.to_thread(self._make_endpoint, password, instance)
             await asyncio.to_thread(endpoint.start)
         except OSError as exc:
             self._set_state(ChannelState.DOWN, f"cannot bind SIP port: {exc}")
@@ -247,6 +248,9 @@ class VoicemailChannel:
         with self._lock:
             metrics = {k: float(v) for k, v in self._counters.items()}
             metrics["active_calls"] = float(self._active)
+            endpoint = self._endpoint
+            if endpoint is not None:
+                metrics["invites_rate_limited"] = float(endpoint.dropped_invites)
             if self._last_send is not None:  # pacing of the prompts of the last answered call
                 metrics["last_call_send_jitter_ms"] = 1000 * self._last_send.mean_jitter_s
                 metrics["last_call_send_max_gap_ms"] = 1000 * self._last_send.max_interval_s
@@ -274,6 +278,8 @@ class VoicemailChannel:
             register_expires_s=s.register_expires_s,
             instance_uuid=instance,
             trunk_peers=list(s.trunk_peers),
+            invite_rate_per_s=s.invite_rate_per_s,
+            invite_burst=s.invite_burst,
             screen=self._screen,
             on_call=self._on_call,
             refused=self._refused,
@@ -337,7 +343,7 @@ class VoicemailChannel:
             failed_since = failed_since or time.monotonic()
             if time.monotonic() - failed_since < _REREGISTER_BACKOFF_S:
                 continue
-            replacement = self._make_endpoint(self._password, self._instance)
+            replacement = await asyncio.to_thread(self._make_endpoint, self._password, self._instance)
             try:
                 await asyncio.to_thread(endpoint.stop)
                 await asyncio.to_thread(replacement.start)

@@ -44,6 +44,11 @@ class Recorder:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._frames: dict[int, tuple[Codec, bytes]] = {}
+        # Bounds against forged RTP (anyone can send to the port): at most one packet per 10 ms
+        # of the longest message, and a message no longer than that message plus a second.
+        self._max_frames = int(max_message_s * 100) + 100
+        self._max_samples = int((max_message_s + 1) * 8000)
+        self._max_gap = int(rtp_timeout_s * 8000) + 8000
         self._armed_at: float | None = None
         self._last_rx = monotonic()
         self._last_voice = self._last_rx
@@ -58,7 +63,7 @@ class Recorder:
             self.packets_total += 1
             self._last_rx = now
             self.codec = codec
-            if self._armed_at is None or not payload:
+            if self._armed_at is None or not payload or len(self._frames) >= self._max_frames:
                 return
             self._frames[timestamp & (_WRAP - 1)] = (codec, payload)
             self.packets_recorded += 1
@@ -107,11 +112,14 @@ class Recorder:
         t0 = items[0][0]
         # Signed distance from the first packet, so reordering around t0 and wrap-around both sort.
         placed = sorted((((ts - t0 + _HALF) % _WRAP) - _HALF, codec, p) for ts, (codec, p) in items)
+        placed = self._main_run(placed)
         base = placed[0][0]
         out = bytearray()
         pos = 0
         for offset, codec, payload in placed:
             rel = offset - base
+            if rel >= self._max_samples:
+                break
             if rel > pos:
                 out += b"\x00\x00" * (rel - pos)
                 pos = rel
@@ -121,4 +129,15 @@ class Recorder:
                     continue
             out += decode_g711(codec, payload)
             pos += len(payload)
-        return bytes(out)
+        return bytes(out[: 2 * self._max_samples])
+
+    def _main_run(self, placed: list[tuple[int, Codec, bytes]]) -> list[tuple[int, Codec, bytes]]:
+        # A live sender never jumps further than the RTP timeout; a jump that far is a forged or
+        # stray packet, which would otherwise become gigabytes of zero-filled "gap". Keep the run
+        # of packets with the most members.
+        runs: list[list[tuple[int, Codec, bytes]]] = [[placed[0]]]
+        for item in placed[1:]:
+            if item[0] - runs[-1][-1][0] > self._max_gap:
+                runs.append([])
+            runs[-1].append(item)
+        return max(runs, key=len)

@@ -32,7 +32,13 @@ class SipSettings(BaseModel):
     username: str = "hotline"
     password_env: str = "SISTEM48_SIP_PASSWORD"  # noqa: S105 - the variable's name, not a secret
     register_expires_s: int = 300
-    trunk_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1"])  # "host" or "host:port"
+    # The only sources whose INVITEs ring ("host" or "host:port"; in register mode the registrar's
+    # addresses too). Everyone else's INVITE gets 403, anything else from them is ignored.
+    trunk_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    # New INVITEs per source address: a burst, then a sustained rate; over it a peer gets 503 with
+    # Retry-After, others are dropped. All sources that are not peers share one such budget.
+    invite_rate_per_s: float = Field(default=5.0, gt=0)
+    invite_burst: int = Field(default=40, ge=1)
     called_number: str = "48"
     max_calls: int = 30
     max_message_s: float = 180

@@ -7,7 +7,7 @@ ignored, no-codec offers answered, `deny()` raising, REGISTER blocking `start()`
 `+sip.instance` and restart-colliding Call-IDs, responses and BYE sent to the registrar
 instead of the call's peer, no source filtering, no OPTIONS reply, 200 to BYE for unknown
 calls, re-INVITE re-binding RTP ports, RTP ports reused under live calls, compact or empty
-headers dropping INVITEs.
+headers dropping INVITEs, one odd datagram ending the receive thread, no INVITE rate limit.
 Left (needs a fork of pyVoIP): no SIP retransmission timers (a lost 200 OK is not resent), BYE
 copies the INVITE's Via stack, no digest `qop`, no 407 proxy auth, UDP/IPv4/G.711 only, no NAT
 handling, no INVITE without SDP (refused with 488 here).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import random
 import re
 import socket
@@ -44,6 +45,7 @@ with warnings.catch_warnings():
         VoIPPhone,
     )
     from pyVoIP.SIP import InvalidAccountInfoError, SIPClient, SIPMessage, SIPMessageType
+    from pyVoIP.util import acquired_lock_and_unblocked_socket
     import pyVoIP.SIP
     import pyVoIP.VoIP.VoIP
 
@@ -269,9 +271,11 @@ class _Router:
 
 
 class _HardenedSIPClient(SIPClient):
-    def __init__(self, *args: Any, registering: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, registering: bool, invite_gate: TokenBuckets, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._registering = registering
+        self.invite_gate = invite_gate
+        self.dropped_invites = 0
         self.credentials_refused = False
         self.registered = False
 
@@ -291,31 +295,67 @@ class _HardenedSIPClient(SIPClient):
         receiver.start()
 
     def recv(self) -> None:
-        raw, source = self.s.recvfrom(8192)  # BlockingIOError goes back to recv_loop
+        raw, source = self.s.recvfrom(_MAX_DATAGRAM)  # BlockingIOError goes back to recv_loop
+        try:
+            self._handle_datagram(raw, source)
+        except Exception:
+            # One odd datagram must never end the only SIP receive thread.
+            log.exception("SIP datagram from %s not handled", source[0])
+
+    def _handle_datagram(self, raw: bytes, source: tuple[str, int]) -> None:
         if not raw.strip(b"\r\n\x00"):
             return  # keep-alives (RFC 5626 CRLF, pyVoIP's NUL probes)
+        phone = cast("_HardenedPhone", self.phone)
+        allowed = phone.accepts_source(source)
+        is_invite = raw.startswith(b"INVITE ")
+        if not allowed and not (is_invite and self.invite_gate.take(None)):
+            # Only the trunk peer or registrar has business here (scanners probe with OPTIONS
+            # and REGISTER). An INVITE from elsewhere gets its 403 from the channel's screen, but
+            # all such sources share one rate budget (forged addresses cost nothing), checked
+            # before any parsing.
+            self.dropped_invites += int(is_invite)
+            return
         raw = normalize_headers(raw)
+        if is_invite and allowed and not self._admit_invite(raw, source):
+            return
         if raw.startswith(b"OPTIONS "):
             # 1.6.8 cannot parse OPTIONS at all, so a PBX's qualify marks us unreachable.
-            self.s.sendto(_options_reply(raw), source)
+            self.s.sendto(_reply(raw, b"200 OK", _OPTIONS_HEADERS), source)
             return
         try:
             message = SIPMessage(raw)
         except Exception as exc:
             log.debug("unparsable SIP datagram from %s: %r", source[0], exc)
             return
+        missing = [name for name in _MANDATORY if name not in message.headers]
+        if missing:
+            # RFC 3261 §8.1.1: without these there is no dialog to answer in; pyVoIP assumes them.
+            log.debug("SIP message from %s without %s dropped", source[0], ", ".join(missing))
+            return
         message.source = source  # type: ignore[attr-defined]
         if message.type == SIPMessageType.MESSAGE:
             call_id = message.headers.get("Call-ID")
             if call_id and message.method in ("INVITE", "CANCEL", "BYE", "ACK"):
-                phone = cast("_HardenedPhone", self.phone)
                 known = call_id in phone.calls
-                if known or (message.method == "INVITE" and phone.accepts_source(source)):
+                if known or (message.method == "INVITE" and allowed):
                     self.router.learn(call_id, source)
         try:
             self.parse_message(message)
         except Exception:
             log.exception("SIP message handling failed")
+
+    def _admit_invite(self, raw: bytes, source: tuple[str, int]) -> bool:
+        """Take a peer's token for an INVITE that would start a call; over its limit the peer
+        gets 503 with Retry-After, so a PBX backs off or fails over."""
+        match = _CALL_ID.search(raw)
+        if match is not None and match.group(1).strip().decode(errors="replace") in self.phone.calls:
+            return True  # a retransmission or re-INVITE of a call we already have
+        if self.invite_gate.take(source[0]):
+            return True
+        self.dropped_invites += 1
+        retry = _retry_after(self.invite_gate)
+        self.s.sendto(_reply(raw, b"503 Service Unavailable", [retry]), source)
+        return False
 
     # Overrides SIPClient.__register (name-mangled) to tell refused credentials from a timeout.
     def _SIPClient__register(self) -> bool:
@@ -335,12 +375,19 @@ class _HardenedSIPClient(SIPClient):
         return f"{uuid.uuid4().hex}@{self.myIP}:{self.myPort}"
 
     def recv_loop(self) -> None:
-        # Stock loop dies with EBADF when stop() closes the socket under it.
-        try:
-            super().recv_loop()
-        except OSError:
-            if self.NSD:
-                raise
+        # Stock loop dies with EBADF when stop() closes the socket under it, and with any OSError
+        # of a reply's sendto (e.g. to a forged source port 0).
+        while self.NSD:
+            try:
+                with acquired_lock_and_unblocked_socket(self.recvLock, self.s):
+                    self.recv()
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError as exc:
+                if not self.NSD or self.s.fileno() < 0:
+                    return
+                log.warning("SIP socket error: %r", exc)
+                time.sleep(0.01)
 
     def parse_message(self, message: SIPMessage) -> None:
         if message.type == SIPMessageType.MESSAGE and message.method == "CANCEL":
@@ -394,6 +441,7 @@ class _HardenedPhone(VoIPPhone):
             callCallback=self.callback,
             fatalCallback=self.fatal,
             registering=endpoint.registering,
+            invite_gate=endpoint.invite_gate,
         )
 
     def request_port(self, blocking: bool = True) -> int:
@@ -521,7 +569,13 @@ def normalize_headers(raw: bytes) -> bytes:
     return b"\r\n".join(out) + sep + body
 
 
-def _options_reply(raw: bytes) -> bytes:
+_MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+_MAX_DATAGRAM = 8192  # larger datagrams are truncated by the kernel, then fail to parse
+_OPTIONS_HEADERS = [b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS", b"Accept: application/sdp"]
+
+
+def _reply(raw: bytes, status: bytes, extra: list[bytes]) -> bytes:
+    """A stateless response to the request `raw` (its dialog headers copied, a To tag added)."""
     keep = (b"Via:", b"From:", b"To:", b"Call-ID:", b"CSeq:")
     lines = raw.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]
     headers = [line for line in lines if line.startswith(keep)]
@@ -531,12 +585,45 @@ def _options_reply(raw: bytes) -> bytes:
         else line
         for line in headers
     ]
-    headers += [
-        b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS",
-        b"Accept: application/sdp",
-        b"Content-Length: 0",
-    ]
-    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(headers) + b"\r\n\r\n"
+    headers += [*extra, b"Content-Length: 0"]
+    return b"SIP/2.0 " + status + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n"
+
+
+def _retry_after(gate: TokenBuckets) -> bytes:
+    return b"Retry-After: %d" % max(1, math.ceil(1 / gate.rate_per_s))
+
+
+class TokenBuckets:
+    """Token buckets by key (a source address): `burst` at once, then `rate_per_s` sustained.
+
+    Bounded in keys (least recently used forgotten), so a flood of forged sources cannot grow it.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        *,
+        max_keys: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: collections.OrderedDict[str | None, tuple[float, float]] = collections.OrderedDict()
+
+    def take(self, key: str | None) -> bool:
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate_per_s)
+            admitted = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if admitted else tokens, now)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+            return admitted
 
 
 def _user_part(header: Any) -> str:
@@ -669,6 +756,8 @@ class SipEndpoint:
         register_expires_s: int,
         instance_uuid: str,
         trunk_peers: list[str],
+        invite_rate_per_s: float,
+        invite_burst: int,
         screen: Callable[[InviteInfo], Refusal | None],
         on_call: Callable[[CallLeg], None],
         refused: Callable[[InviteInfo, Refusal], None],
@@ -681,8 +770,9 @@ class SipEndpoint:
         self.released = released
         self.recorder_factory = recorder_factory
         self._on_call = on_call
-        self._peers = [_parse_peer(p) for p in trunk_peers]
-        self._server_host = server
+        self._peers = [(address, port) for p in trunk_peers for address, port in _resolve_peer(p)]
+        self._server_hosts = {address for address, _ in _resolve_peer(server)}
+        self.invite_gate = TokenBuckets(invite_rate_per_s, invite_burst)
         self.legs: dict[str, CallLeg] = {}  # ringing calls, until their call thread takes them
         self._phone = _HardenedPhone(
             self,
@@ -702,7 +792,7 @@ class SipEndpoint:
         self._phone.sip.urnUUID = instance_uuid.upper()
 
     def accepts_source(self, source: tuple[str, int]) -> bool:
-        if self.registering and source[0] == self._server_host:
+        if self.registering and source[0] in self._server_hosts:
             return True  # calls arrive through the registrar/proxy we registered with
         return any(host == source[0] and port in (None, source[1]) for host, port in self._peers)
 
@@ -717,6 +807,11 @@ class SipEndpoint:
 
     def stop(self) -> None:
         self._phone.stop()
+
+    @property
+    def dropped_invites(self) -> int:
+        """INVITEs turned away by the rate limit since start (503 to peers, silence to others)."""
+        return cast(_HardenedSIPClient, self._phone.sip).dropped_invites
 
     def state(self) -> str:
         """'up' (trunk bound / registered), 'registering', 'auth_failed', 'failed' or 'stopped'."""
@@ -733,8 +828,15 @@ class SipEndpoint:
         return "registering"
 
 
-def _parse_peer(peer: str) -> tuple[str, int | None]:
-    host, sep, port = peer.rpartition(":")
-    if sep and port.isdigit():
-        return host, int(port)
-    return peer, None
+def _resolve_peer(peer: str) -> list[tuple[str, int | None]]:
+    """("host" or "host:port") -> its IPv4 addresses, as datagram sources will show them; a name
+    that does not resolve is kept as written (it then matches nothing)."""
+    host, sep, port_text = peer.rpartition(":")
+    if not (sep and port_text.isdigit()):
+        host, port_text = peer, ""
+    port = int(port_text) if port_text else None
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
+        return [(host, port)]
+    return [(address, port) for address in dict.fromkeys(str(info[4][0]) for info in infos)]
