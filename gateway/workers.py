@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -179,20 +180,55 @@ class TranscriptionWorker:
         self.tickets = tickets
         self._factory = transcriber_factory
         self._transcriber: Any = None
+        self._loading = threading.Lock()
+        self._worked = False
         self.clock = clock
         self.worker = worker
 
     def transcriber(self) -> Any:
-        if self._transcriber is None:
-            self._transcriber = self._factory()  # the model loads once per process, on first use
+        # The model loads once per process, on first use; jobs of the first batch arrive in
+        # parallel threads, and without the lock each would load its own ~500 MB copy.
+        with self._loading:
+            if self._transcriber is None:
+                self._transcriber = self._factory()
         return self._transcriber
 
     async def run_once(self, limit: int = 2) -> int:
-        jobs = await asyncio.to_thread(
-            claim_jobs, self.engine, ["transcribe"], self.worker, self.clock(), limit=limit
-        )
-        await asyncio.gather(*(self._run(job.id, job.payload) for job in jobs if job.id))
-        return len(jobs)
+        """Run jobs until the queue is empty, `limit` at a time; returns how many ran.
+
+        A thread that finishes claims the next job at once instead of waiting for the longest
+        voicemail of a batch, so both cores stay busy through a night of uneven recordings.
+        """
+        running: set[asyncio.Task[None]] = set()
+        ran = 0
+        drained = False
+        try:
+            while True:
+                if not drained and len(running) < limit:
+                    jobs = await asyncio.to_thread(
+                        claim_jobs,
+                        self.engine,
+                        ["transcribe"],
+                        self.worker,
+                        self.clock(),
+                        limit=limit - len(running),
+                    )
+                    drained = not jobs
+                    ran += len(jobs)
+                    running |= {asyncio.create_task(self._run(job.id, job.payload)) for job in jobs if job.id}
+                if not running:
+                    break
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in running:
+                task.cancel()
+        if ran:
+            self._worked = True
+        elif self._worked and self._transcriber is not None:
+            # The queue is drained: the warm decoders of the night go back to the OS until next time.
+            self._worked = False
+            await asyncio.to_thread(self._transcriber.release_memory)
+        return ran
 
     async def _run(self, job_id: int, payload: dict[str, Any]) -> None:
         try:
