@@ -21,6 +21,7 @@ from channels.base import (
     Notification,
     Notifier,
 )
+from gateway.health import DeliveryHealth
 from gateway.tickets import SYSTEM, TicketService
 from storage.blobs import BlobStore
 from storage.db import session_scope
@@ -52,6 +53,7 @@ class OutboxSender:
         self.notifiers = notifiers
         self.clock = clock
         self.max_attempts = max_attempts
+        self.health = DeliveryHealth(clock)
 
     async def run_once(self, limit: int = 20) -> int:
         rows = await asyncio.to_thread(
@@ -100,6 +102,7 @@ class OutboxSender:
                 "permanent" if exc.permanent else "will retry",
                 exc.reason,
             )
+            self.health.failed(row.channel, exc.reason, permanent=exc.permanent)
             await asyncio.to_thread(
                 settle_outbox,
                 self.engine,
@@ -113,6 +116,7 @@ class OutboxSender:
             return
         except Exception as exc:  # a notifier bug must not stop the loop; the row is retried
             log.exception("outbox %s via %s crashed", row.id, row.channel)
+            self.health.failed(row.channel, f"{type(exc).__name__}: {exc}", permanent=False)
             await asyncio.to_thread(
                 settle_outbox,
                 self.engine,
@@ -123,6 +127,7 @@ class OutboxSender:
                 max_attempts=self.max_attempts,
             )
             return
+        self.health.sent(row.channel)
         await asyncio.to_thread(
             settle_outbox,
             self.engine,

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
+
+# A failed write is forgotten once this much is free again (a full disk heals without a restart).
+_HEADROOM = 1024 * 1024
 
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._write_error: tuple[str, int] | None = None  # (reason, size of the write that failed)
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -32,10 +39,13 @@ class BlobStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                self._write_error = (_describe(exc), len(data))
             raise
         _fsync_dir(final.parent)
+        self._write_error = None
         return digest
 
     def get(self, sha256: str) -> bytes:
@@ -43,6 +53,24 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
+
+    def health(self) -> dict[str, Any]:
+        """ "up", or "degraded" while the last write failed and the disk has not got room since."""
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError as exc:
+            return {"state": "degraded", "detail": _describe(exc), "free_bytes": None}
+        failed = self._write_error
+        if failed is not None and free >= max(_HEADROOM, 2 * failed[1]):
+            failed = self._write_error = None
+        if failed is not None:
+            return {"state": "degraded", "detail": f"last write failed: {failed[0]}", "free_bytes": free}
+        return {"state": "up", "detail": "", "free_bytes": free}
+
+
+def _describe(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return f"{name} {exc.strerror or exc}".strip()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -69,12 +69,21 @@ def healthz(gw: GW, response: Response) -> dict[str, Any]:
         database = "up"
     except Exception as exc:  # the database being down is exactly what health must report
         counts, database = {}, f"down: {type(exc).__name__}"
-    ok = database == "up" and all(st.state in _HEALTHY for st in statuses)
+    outbound = gw.outbox.health.snapshot() if gw.outbox is not None else {}
+    blobs = gw.blobs.health()
+    ok = (
+        database == "up"
+        and all(st.state in _HEALTHY for st in statuses)
+        and all(m["state"] == "up" for m in outbound.values())
+        and blobs["state"] == "up"
+    )
     response.status_code = 200 if ok else 503
     return {
         "status": "ok" if ok else "degraded",
         "database": database,
         "channels": channels,
+        "outbound": outbound,  # per medium, from this process's sender: relay refusing, modem gone
+        "storage": {"blobs": blobs},
         **counts,
     }
 
@@ -90,6 +99,18 @@ def metrics(gw: GW) -> Response:
         up.labels(st.name, st.state.value).set(1 if st.state in _HEALTHY else 0)
         for name, value in st.metrics.items():
             chan_metric.labels(st.name, name).set(float(value))
+    if gw.outbox is not None:
+        outbound = Gauge(
+            "sistem48_outbound_up", "1 when delivery on the medium works", ["medium"], registry=registry
+        )
+        for medium, health in gw.outbox.health.snapshot().items():
+            outbound.labels(medium).set(1 if health["state"] == "up" else 0)
+    blobs = gw.blobs.health()
+    Gauge("sistem48_blobs_up", "1 when the blob store takes writes", registry=registry).set(
+        1 if blobs["state"] == "up" else 0
+    )
+    if blobs["free_bytes"] is not None:
+        Gauge("sistem48_blobs_free_bytes", "free space for blobs", registry=registry).set(blobs["free_bytes"])
     counts = _counts(gw)
     backlog = Gauge("sistem48_outbox_backlog", "queued outbound messages", ["channel"], registry=registry)
     for channel, n in counts["outbox_backlog"].items():
