@@ -1,6 +1,6 @@
 """Exactly one owner for a singleton duty across processes sharing a database (the modem, the SIP
 registration): a lease row taken with a conditional write, renewed while alive, taken over when the
-owner stops renewing."""
+owner stops renewing — or at once when the owner was a process on this machine that no longer exists."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from channels.base import Channel, ChannelState, ChannelStatus, ChannelUnavailable, Inbox
+from gateway.workers import worker_gone
 from storage.db import session_scope
 from storage.models import Lease
 
@@ -31,8 +32,19 @@ def try_acquire(engine: sa.Engine, name: str, owner: str, now: datetime, ttl: ti
         ).rowcount
         if taken:
             return True
-        if s.get(Lease, name) is not None:
-            return False
+        current = s.get(Lease, name)
+        if current is not None:
+            if not worker_gone(current.owner):
+                return False
+            # The modem would otherwise stay silent for a whole TTL after a crash and restart.
+            log.info("the %s lease holder is gone; taking it over", name)
+            return bool(
+                s.execute(  # type: ignore[attr-defined]
+                    sa.update(Lease)
+                    .where(col(Lease.name) == name, col(Lease.owner) == current.owner)
+                    .values(owner=owner, expires_at=expires)
+                ).rowcount
+            )
         try:
             with s.begin_nested():
                 s.add(Lease(name=name, owner=owner, expires_at=expires))

@@ -5,24 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from channels.base import ChannelKind, DeliveryReport, InboundContact, IngestResult, RawInbound
 from gateway.inbox import GatewayInbox
+from gateway.workers import worker_gone
 from storage.blobs import BlobStore, raw_bytes
 from storage.models import InboundSpool, Message
 from storage.queue import claim_spool, release_spool, requeue_orphaned_spool, settle_spool
 
 log = logging.getLogger(__name__)
+
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+_STORAGE_RETRY = timedelta(seconds=5)
 
 # Marks the idempotency key of a quarantined message that was sent back through the spool.
 REPARSED = "#reparsed-"
@@ -118,11 +123,14 @@ class SpoolProcessor:
                 log.exception("spool row %s could not be decoded", row.id)
                 decoded.append(exc)
         try:
-            outcomes = self._store(rows, items, decoded)
+            outcomes, held = self._store(rows, items, decoded)
         except Exception:
             release_spool(self.engine, [row.id for row in rows if row.id is not None], self.clock())
             raise
         settle_spool(self.engine, outcomes, self.clock(), max_attempts=self.max_attempts)
+        if held:
+            log.warning("spool: %d mails wait for storage to come back", len(held))
+            release_spool(self.engine, held, self.clock(), after=_STORAGE_RETRY)
         return len(rows)
 
     def _store(
@@ -130,7 +138,9 @@ class SpoolProcessor:
         rows: list[InboundSpool],
         items: list[RawInbound],
         decoded: list[tuple[InboundContact, list[DeliveryReport]] | Exception],
-    ) -> list[tuple[int, int | None, str | None]]:
+    ) -> tuple[list[tuple[int, int | None, str | None]], list[int]]:
+        """Outcomes to settle, and the rows held back because storage itself failed (a full blob disk,
+        the database gone): not the mail's fault, so no attempt is spent and nothing is quarantined."""
         last_try = [row.attempts >= self.max_attempts for row in rows]
         contacts: dict[int, InboundContact] = {}
         errors: dict[int, str] = {}
@@ -145,13 +155,20 @@ class SpoolProcessor:
         unstorable = {
             i: quarantine_contact(items[i], f"could not be stored: {_describe(result)}")
             for i, result in stored.items()
-            if isinstance(result, Exception) and last_try[i] and "quarantine" not in contacts[i].meta
+            if isinstance(result, Exception)
+            and last_try[i]
+            and "quarantine" not in contacts[i].meta
+            and not storage_failed(result)
         }
         stored.update(self._ingest(unstorable))
         outcomes: list[tuple[int, int | None, str | None]] = []
+        held: list[int] = []
         for i, row in enumerate(rows):
             assert row.id is not None
             ingested = stored.get(i)
+            if isinstance(ingested, Exception) and storage_failed(ingested):
+                held.append(row.id)
+                continue
             if isinstance(ingested, IngestResult):
                 outcomes.append((row.id, ingested.message_id, None))
                 result = decoded[i]
@@ -160,7 +177,7 @@ class SpoolProcessor:
                         self.inbox.record_delivery_sync(report)
             else:
                 outcomes.append((row.id, None, errors.get(i) or _describe(ingested)))
-        return outcomes
+        return outcomes, held
 
     def _ingest(self, contacts: dict[int, InboundContact]) -> dict[int, IngestResult | Exception]:
         if not contacts:
@@ -169,22 +186,16 @@ class SpoolProcessor:
         return dict(zip(contacts, results, strict=True))
 
 
+def storage_failed(exc: BaseException) -> bool:
+    """The failure is the storage's (disk full or failing, database connection lost), not the data's."""
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
+
 def _died_on_this_host(worker: str) -> bool:
-    """For ids made by gateway.workers.worker_id ("name@host:pid") of this host: is that pid gone?
-    Asked once at start, before this process claims anything, so its own pid (reused) counts as gone."""
-    _, _, where = worker.rpartition("@")
-    host, _, pid = where.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    # Asked once at start, before this process claims anything, so its own pid (reused) counts as gone.
+    return worker.rpartition("@")[2] == f"{socket.gethostname()}:{os.getpid()}" or worker_gone(worker)
 
 
 def _item(row: InboundSpool) -> RawInbound:

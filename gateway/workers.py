@@ -36,6 +36,21 @@ def worker_id(instance: str) -> str:
     return f"{instance}@{socket.gethostname()}:{os.getpid()}"
 
 
+def worker_gone(worker: str) -> bool:
+    """`worker` (a worker_id) names a process on this host that no longer runs. Workers on other
+    hosts are never "gone" here: their claims and leases are taken over when they expire."""
+    host, _, pid = worker.rpartition("@")[2].rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
 class OutboxSender:
     """Hands queued messages to the notifier of their channel; temporary failures are retried."""
 

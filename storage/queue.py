@@ -206,12 +206,14 @@ def settle_spool(
             s.add(row)
 
 
-def release_spool(engine: sa.Engine, spool_ids: list[int], now: datetime) -> None:
+def release_spool(
+    engine: sa.Engine, spool_ids: list[int], now: datetime, *, after: timedelta = timedelta(0)
+) -> None:
     """Give claimed rows back untouched (the batch failed as a whole, e.g. the database went away
-    mid-commit): that is not the message's fault, so the attempt does not count."""
+    mid-commit, or the blob disk is full): not the message's fault, so the attempt does not count."""
     with session_scope(engine, write=True) as s:
         for row in s.exec(select(InboundSpool).where(col(InboundSpool.id).in_(spool_ids))).all():
-            row.state, row.locked_by, row.run_after = "queued", None, now
+            row.state, row.locked_by, row.run_after = "queued", None, now + after
             row.attempts = max(0, row.attempts - 1)
             s.add(row)
 

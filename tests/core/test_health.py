@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import os
-import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,23 +81,6 @@ def test_relay_answering_4xx_shows_on_healthz_and_heals_when_it_takes_mail_again
             gw.engine.dispose()
 
     asyncio.run(scenario())
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs): ENOSPC comes from the kernel, not from a mock."""
-    mount = tmp_path / "blobs"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (the CI machine runs the tests as root)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            subprocess.run(["umount", str(mount)], check=True, capture_output=True)
 
 
 def test_a_full_blob_disk_degrades_the_store_and_heals_once_room_is_free(small_disk: Path) -> None:

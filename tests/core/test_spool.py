@@ -4,6 +4,7 @@ stores each mail once, retries failures and quarantines what it can never parse 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from datetime import timedelta
@@ -261,3 +262,38 @@ def test_a_spool_row_that_failed_for_good_is_listed_and_can_be_retried(gateway: 
         assert client.post(f"/api/v1/quarantine/spool/{row_id}/retry", headers=admin).status_code == 404
     assert _processor(gateway).process_batch_sync() == 1
     assert _spool_rows(gateway)[0].state == "done"
+
+
+def test_a_full_blob_disk_holds_mail_in_the_spool_without_spending_its_attempts(
+    gateway: Any, small_disk: Any
+) -> None:
+    from email.message import EmailMessage
+
+    from storage.blobs import BlobStore
+
+    gateway.inbox.blobs = BlobStore(small_disk)
+    filler = small_disk / "filler"
+    with contextlib.suppress(OSError), filler.open("wb") as fh:
+        while True:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "petar@example.org", ADDRESS, "Rupa"
+    msg.set_content("Rupa na kolovozu, slika u prilogu.")
+    msg.add_attachment(os.urandom(300 * 1024), maintype="image", subtype="jpeg", filename="rupa.jpg")
+    raw = msg.as_bytes()
+    _spool(gateway, raw)
+    processor = _processor(gateway)
+    for _ in range(processor.max_attempts + 2):  # more tries than a broken mail would get
+        assert processor.process_batch_sync() == 1
+        gateway.clock.advance(seconds=10)
+    [row] = _spool_rows(gateway)
+    assert (row.state, row.attempts, row.raw) == ("queued", 0, raw)  # held, not quarantined
+    assert "ENOSPC" in gateway.inbox.blobs.health()["detail"]
+    filler.unlink()
+    assert processor.process_batch_sync() == 1
+    [row] = _spool_rows(gateway)
+    assert row.state == "done"
+    with session_scope(gateway.engine) as s:
+        message = s.exec(select(Message)).one()
+        assert message.quarantine_reason is None
