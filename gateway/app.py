@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -27,10 +28,11 @@ from gateway.routing import Router
 from gateway.signing import Signer
 from gateway.spool import SpoolProcessor
 from gateway.tickets import TicketService
-from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, every, worker_id
+from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, every, worker_gone, worker_id
 from storage.blobs import BlobStore
 from storage.db import make_engine, session_scope
 from storage.models import Ticket
+from storage.queue import requeue_orphaned_jobs
 
 if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
     from fastapi import FastAPI
@@ -82,6 +84,12 @@ class Gateway:
                 asyncio.create_task(every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla"))
             )
         if self.transcription is not None:
+            with contextlib.suppress(Exception):  # the database may be down at start; the lease covers it
+                orphans = await asyncio.to_thread(
+                    requeue_orphaned_jobs, self.engine, worker_gone, self.clock()
+                )
+                if orphans:
+                    log.warning("%d jobs held by a dead worker were queued again", orphans)
             self._tasks.append(
                 asyncio.create_task(every(w.jobs_interval_s, self.transcription.run_once, "transcribe"))
             )

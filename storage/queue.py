@@ -46,6 +46,18 @@ def claim_jobs(
         return list(rows)
 
 
+def requeue_orphaned_jobs(engine: sa.Engine, is_dead: Callable[[str], bool], now: datetime) -> int:
+    """Jobs a dead worker held go back to the queue at once instead of after the claim's lease (a
+    transcription must not wait half an hour because the process was killed mid-decode)."""
+    with session_scope(engine, write=True) as s:
+        rows = s.exec(select(Job).where(col(Job.state) == "running").with_for_update(skip_locked=True)).all()
+        orphans = [job for job in rows if job.locked_by and is_dead(job.locked_by)]
+        for job in orphans:
+            job.state, job.locked_by, job.run_after = "queued", None, now
+            s.add(job)
+        return len(orphans)
+
+
 def finish_job(engine: sa.Engine, job_id: int, now: datetime) -> None:
     with session_scope(engine, write=True) as s:
         job = s.get(Job, job_id)

@@ -1,0 +1,44 @@
+"""Background jobs: claimed once, and a job held by a killed process is not left waiting for its lease."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.models import Job
+from storage.queue import claim_jobs, enqueue_job, requeue_orphaned_jobs
+
+
+def _enqueue(gw: Any, n: int) -> None:
+    with session_scope(gw.engine, write=True) as s:
+        for i in range(n):
+            enqueue_job(s, "transcribe", {"ticket_id": i}, gw.clock())
+
+
+def test_a_job_is_claimed_by_one_worker_only(gateway: Any) -> None:
+    _enqueue(gateway, 1)
+    assert len(claim_jobs(gateway.engine, ["transcribe"], "a", gateway.clock())) == 1
+    assert claim_jobs(gateway.engine, ["transcribe"], "b", gateway.clock()) == []
+
+
+def test_jobs_of_a_killed_worker_on_this_host_are_queued_again_those_of_live_ones_are_not(
+    gateway: Any,
+) -> None:
+    from gateway.workers import worker_gone
+
+    _enqueue(gateway, 2)
+    dead = f"gw@{socket.gethostname()}:{2**22 + 7}"  # above pid_max's default: never a live pid
+    alive = f"gw@{socket.gethostname()}:{os.getpid()}"
+    [first] = claim_jobs(gateway.engine, ["transcribe"], dead, gateway.clock())
+    [second] = claim_jobs(gateway.engine, ["transcribe"], alive, gateway.clock())
+    assert requeue_orphaned_jobs(gateway.engine, worker_gone, gateway.clock()) == 1
+    with session_scope(gateway.engine) as s:
+        states = {job.id: (job.state, job.attempts) for job in s.exec(select(Job)).all()}
+    assert states[first.id] == ("queued", 1)  # the killed try still counts towards max_attempts
+    assert states[second.id] == ("running", 1)
+    [again] = claim_jobs(gateway.engine, ["transcribe"], alive, gateway.clock())
+    assert again.id == first.id
