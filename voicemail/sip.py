@@ -20,6 +20,7 @@ import logging
 import math
 import random
 import re
+import select
 import socket
 import threading
 import time
@@ -270,6 +271,40 @@ class _Router:
         return getattr(self._sock, name)
 
 
+class _RepliesOnly:
+    """The SIP socket as pyVoIP's REGISTER code sees it. That code holds the receive lock and takes the
+    next datagram from the socket calls also arrive on as the registrar's answer; with the PBX slow or
+    gone, a caller's INVITE was taken for it (lost, and read as "credentials refused"). Here requests
+    go to the normal handler and only responses reach the waiting transaction."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        handle: Callable[[bytes, tuple[str, int]], None],
+        wait_s: Callable[[], float],
+    ) -> None:
+        self._sock = sock
+        self._handle = handle
+        self._wait_s = wait_s  # the client's register_timeout, which deregister() shortens
+
+    def recv(self, size: int) -> bytes:
+        deadline = time.monotonic() + self._wait_s()
+        while True:
+            raw, source = self._sock.recvfrom(max(size, _MAX_DATAGRAM))
+            if raw.startswith(b"SIP/2.0 "):
+                return raw
+            try:
+                self._handle(raw, source)
+            except Exception:
+                log.exception("SIP datagram from %s not handled", source[0])
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._sock], [], [], remaining)[0]:
+                raise TimeoutError("no answer from the SIP server")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class _HardenedSIPClient(SIPClient):
     def __init__(self, *args: Any, registering: bool, invite_gate: TokenBuckets, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -284,8 +319,10 @@ class _HardenedSIPClient(SIPClient):
         # binding stays synchronous so a taken port fails start(), registering goes to a thread.
         if self.NSD:
             raise RuntimeError("SIP client already started")
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind((self.myIP, self.myPort))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((self.myIP, self.myPort))
+        # pyVoIP only knows a socket; the stand-in passes everything else through.
+        self.s = cast(socket.socket, _RepliesOnly(sock, self._handle_datagram, lambda: self.register_timeout))
         self.NSD = True
         self.router = _Router(self.s)
         self.out = cast(socket.socket, self.router)

@@ -151,3 +151,33 @@ def test_digest_challenge_is_answered_with_the_password_from_the_environment(
     if state == ChannelState.MISCONFIGURED:
         assert detail == f"127.0.0.1:{registrar_port} refused the credentials"
     assert password not in detail
+
+
+def test_a_call_arriving_while_a_register_waits_for_the_pbx_is_answered_not_taken_for_its_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pyVoIP reads the registrar's answer from the socket calls arrive on; with the PBX gone, the
+    # REGISTER waits 30 s and used to take a caller's INVITE for that answer ("credentials refused").
+    from tests.voicemail.sip_harness import make_speech, run_sipp
+
+    monkeypatch.setenv("SISTEM48_SIP_PASSWORD", "secret")
+    speech = make_speech(tmp_path / "speech")
+    settings = settings_for(tmp_path, mode="register", server_port=free_udp_ports(1))  # nobody there
+    channel = VoicemailChannel(settings, hours=after_hours, clock=fixed_clock)
+    inbox = RecordingInbox()
+
+    async def scenario() -> tuple[bool, str, ChannelState, str]:
+        await channel.start(inbox)
+        try:
+            await asyncio.sleep(0.3)  # the first REGISTER is out and waiting
+            result = await run_sipp("uac_talk_bye.xml", tmp_path, target_port=settings.bind_port, speech=speech)
+            await inbox.wait_calls(1)
+            status = channel.status()
+            return result.ok, result.output, status.state, status.detail
+        finally:
+            await channel.stop()
+
+    ok, output, state, detail = asyncio.run(scenario())
+    assert ok, output
+    assert len(inbox.contacts) == 1 and inbox.calls[0].outcome.value == "voicemail"
+    assert state == ChannelState.DEGRADED and detail.startswith("registering with"), detail
