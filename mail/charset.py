@@ -62,7 +62,7 @@ def normalize_charset(label: str | None) -> str | None:
     name = _ALIASES.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a label with NUL or surrogate-escaped bytes
         return None
 
 

@@ -15,7 +15,7 @@ import mimetypes
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy
 from email.message import Message
@@ -40,7 +40,9 @@ _SIGNATURE_TYPES = {
 _UUENCODE = {"x-uuencode", "uuencode", "x-uue", "uue"}
 _TICKET_REF = re.compile(r"\b[SС]48[-\s]?(\d{4})[-\s]?(\d{6})\b")  # Latin S or a hand-typed Cyrillic С
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
-_ADDRESS = re.compile(r"^(\"[^\"]+\"|[^@\s<>()\[\],;:\"]+)@[^@\s<>()\[\],;:\"]+$")
+_ADDRESS = re.compile(
+    r"^(\"[^\"\x00-\x1f\x7f]+\"|[^@\s<>()\[\],;:\"\x00-\x1f\x7f]+)@[^@\s<>()\[\],;:\"\x00-\x1f\x7f]+$"
+)
 _HTML_HINT = re.compile(r"<(html|body|div|p|br|table|span|font)\b", re.IGNORECASE)
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200})[ \t\r]*$", re.MULTILINE)
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
@@ -63,6 +65,32 @@ _GENERIC_TYPES = {
 _TYPE_FIXES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 _MAX_NAME = 180
 _MAX_EXTERNAL_ID = 250  # an absurd Message-ID must not become an unbounded database key
+_MAX_ADDRESS = 254  # RFC 5321 §4.5.3.1.3; longer cannot be a mailbox (and is a unique database key)
+# Threading needs the parent and the last few ancestors; thousands of ids would become thousands
+# of lookups in the inbox.
+_MAX_IN_REPLY_TO = 5
+_MAX_REFERENCES = 30
+_MAX_TICKET_REFS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class MimeLimits:
+    """Bounds on the shape of one mail; past one the mail is quarantined with the reason (raw kept).
+
+    A real citizen's mail is a few levels deep with tens of parts; the parser's time and memory
+    grow with these (stdlib email spends ~2 ms a part, recursion fails near 300 levels).
+    """
+
+    max_depth: int = 32  # nested multiparts and message/rfc822 levels
+    max_parts: int = 1000  # MIME parts in the whole message, forwarded ones included
+    max_header_bytes: int = 1 << 20  # all header sections of the message together
+    max_header_fields: int = 5000  # all header sections together
+    max_parameters: int = 100  # ';'-separated parameters of one Content-Type / Content-Disposition
+    # HTML rendered with layout (inscriptis, ~2-10 s a MiB); past it the tags are only stripped.
+    max_layout_html: int = 512 * 1024
+
+
+LIMITS = MimeLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +130,233 @@ class _Walk:
     depth: int = 0
 
 
+# A header section as feedparser reads it: field lines, continuation lines, a leading "From " line
+# (possessive, as _CONTENT_FIELD below).
+_HEADER_SECTION = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]*:|[ \t])[^\r\n]*(?:\r\n|\r|\n|$))*+")
+# Both run on "\n" + section, so a leading newline marks every line start (no slow lookbehind).
+_FIELD_LINE = re.compile(rb"[\r\n][^ \t\r\n]")
+# Possessive: a backtracking repeat keeps ~300 bytes of state per continuation line (10 000 lines, 3 MB).
+_CONTENT_FIELD = re.compile(
+    rb"[\r\n]content-(type|disposition)[ \t]*:([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*+)", re.IGNORECASE
+)
+_CONTAINER_HINT = re.compile(rb"multipart|message", re.IGNORECASE)
+# Any line opening a Content-Type field, wherever it is (a literal prefix keeps the search at memchr speed).
+_TYPE_LINES = (
+    re.compile(rb"\ncontent-type[ \t]*:", re.IGNORECASE),
+    re.compile(rb"\rcontent-type[ \t]*:", re.IGNORECASE),
+)
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass
+class _Shape:
+    """What the pre-scan counted so far; `reason` is set once a limit is passed."""
+
+    limits: MimeLimits
+    parts: int = 0
+    header_bytes: int = 0
+    fields: int = 0
+    reason: str | None = None
+
+    def add_parts(self, count: int) -> None:
+        self.parts += count
+        if self.reason is None and self.parts > self.limits.max_parts:
+            self.reason = _too_many_parts(self.limits)
+
+    def check_depth(self, depth: int) -> None:
+        if self.reason is None and depth > self.limits.max_depth:
+            self.reason = _too_deep(self.limits)
+
+
+def _too_many_parts(limits: MimeLimits) -> str:
+    return f"too many MIME parts (more than {limits.max_parts})"
+
+
+def _too_deep(limits: MimeLimits) -> str:
+    return f"too deeply nested (more than {limits.max_depth} levels)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """One open container of the pre-scan: a multipart (its boundary) or a message/* (None)."""
+
+    boundary: bytes | None
+    digest: bool = False  # multipart/digest: a part without Content-Type is a message/rfc822
+
+
+def mime_shape_problem(raw: bytes, limits: MimeLimits = LIMITS) -> str | None:
+    """Why `raw` is too large a MIME structure to parse, or None; linear in the size of `raw`, run
+    before the stdlib parser (whose time is far from linear in depth and slow per part) sees it.
+
+    It follows the nesting as feedparser does: a multipart's parts end at a delimiter line of its
+    own boundary or any enclosing one; the body of a message/* part is itself a message. Should it
+    ever read a boundary differently, a coarser bound still holds: each level needs a Content-Type
+    line, and there may be no more of those than two a part.
+    """
+    shape = _Shape(limits)
+    stack: list[_Level] = []
+    pos, at_headers = 0, True
+    dash_lines = _DashLines(raw)
+    leaf_start: int | None = None  # start of a message/delivery-status body: its blocks are parts
+    while shape.reason is None:
+        if at_headers:
+            in_digest = bool(stack) and stack[-1].digest
+            ctype, boundary, pos = _scan_headers(raw, pos, shape, in_digest=in_digest)
+            if shape.reason is not None:
+                break
+            if ctype.startswith("multipart/") and boundary:
+                stack.append(_Level(boundary, digest=ctype == "multipart/digest"))
+            elif ctype == "message/delivery-status":
+                leaf_start = pos
+            elif ctype.startswith("message/"):
+                stack.append(_Level(None))
+                shape.add_parts(1)
+                shape.check_depth(len(stack))
+                continue  # its body starts with the inner message's header section
+            shape.check_depth(len(stack))
+            if shape.reason is not None:
+                break
+            at_headers = False
+        open_boundaries = {level.boundary: i for i, level in enumerate(stack) if level.boundary is not None}
+        if not open_boundaries:
+            break  # the rest is one leaf body (or an epilogue)
+        start = dash_lines.next(pos)
+        if leaf_start is not None:
+            shape.add_parts(_blank_lines(raw, leaf_start, len(raw) if start < 0 else start))
+            leaf_start = None
+        if start < 0:
+            break
+        line_end = _LINE_END.search(raw, start)
+        pos = line_end.start() if line_end else len(raw)
+        text = raw[start + 2 : pos].rstrip(b" \t")
+        if text in open_boundaries:
+            del stack[open_boundaries[text] + 1 :]
+            shape.add_parts(1)
+            pos = _skip_newline(raw, pos)
+            at_headers = True
+        elif text.endswith(b"--") and text[:-2] in open_boundaries:
+            del stack[open_boundaries[text[:-2]] :]
+    if shape.reason is not None:
+        return shape.reason
+    type_lines = (raw[:13].lower() == b"content-type:") + sum(
+        sum(1 for _ in pattern.finditer(raw)) for pattern in _TYPE_LINES
+    )
+    # A part and the message/rfc822 it may hold carry one each.
+    if type_lines > 2 * limits.max_parts + 1:
+        return f"too many Content-Type fields (more than {2 * limits.max_parts + 1})"
+    return None
+
+
+class _DashLines:
+    """Starts of the lines that begin with "--", in one forward pass over the mail.
+
+    Each needle is searched again only once the scan has passed its last hit: a line start after a
+    lone CR never occurs in an LF or CRLF mail, and searching for one afresh for every delimiter
+    made the scan quadratic.
+    """
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        self._hits = {b"\n--": -1, b"\r--": -1}
+        self._from = {b"\n--": -1, b"\r--": -1}  # where the cached hit was searched from; -1: not yet
+
+    def next(self, pos: int) -> int:
+        """Start of the next line at or after `pos` that begins with "--", or -1."""
+        raw = self._raw
+        if raw.startswith(b"--", pos) and (pos == 0 or raw[pos - 1 : pos] in (b"\n", b"\r")):
+            return pos
+        found = []
+        for needle, hit in self._hits.items():
+            # A hit (or a "none") found from an earlier start still holds unless the scan passed it.
+            if not 0 <= self._from[needle] <= pos or 0 <= hit < pos:
+                hit = raw.find(needle, pos)
+                self._hits[needle], self._from[needle] = hit, pos
+            if hit >= 0:
+                found.append(hit + 1)
+        return min(found) if found else -1
+
+
+def _scan_headers(raw: bytes, pos: int, shape: _Shape, *, in_digest: bool) -> tuple[str, bytes | None, int]:
+    """(content type, boundary, start of the body) of the header section at `pos`, counted."""
+    limits = shape.limits
+    # Matching stops one byte past the budget: an enormous header costs no more than the limit.
+    budget_end = pos + limits.max_header_bytes - shape.header_bytes + 1
+    section = _HEADER_SECTION.match(raw, pos, min(len(raw), budget_end))
+    end = section.end() if section else pos
+    shape.header_bytes += end - pos
+    if shape.header_bytes > limits.max_header_bytes:
+        shape.reason = f"header sections too large (more than {limits.max_header_bytes} bytes)"
+        return "", None, end
+    block = b"\n" + memoryview(raw)[pos:end]  # one copy, not a slice and then a second
+    shape.fields += sum(1 for _ in _FIELD_LINE.finditer(block))
+    if shape.fields > limits.max_header_fields:
+        shape.reason = f"too many header fields (more than {limits.max_header_fields})"
+    content_type: bytes | None = None
+    for field_match in _CONTENT_FIELD.finditer(block):
+        value = field_match.group(2)
+        if value.count(b";") > limits.max_parameters:
+            shape.reason = shape.reason or f"too many MIME parameters (more than {limits.max_parameters})"
+        if field_match.group(1).lower() == b"type" and content_type is None:
+            content_type = value  # the first one counts, as for Message.get()
+    if content_type is None:
+        return ("message/rfc822" if in_digest else "text/plain"), None, _skip_newline(raw, end)
+    if shape.reason is not None or not _CONTAINER_HINT.search(content_type):
+        return "text/plain", None, _skip_newline(raw, end)  # no container can hide in it
+    ctype, boundary = _container_type(content_type)
+    return ctype, boundary, _skip_newline(raw, end)
+
+
+def _container_type(value: bytes) -> tuple[str, bytes | None]:
+    """(type, boundary) of a Content-Type value, read by the stdlib itself so that quoting,
+    comments and RFC 2231 continuations mean exactly what they will mean to the real parse."""
+    header, _note = _load(b"Content-Type:" + value + b"\r\n\r\n")  # with _load's fallback, as the parse
+    try:
+        ctype = header.get_content_type()
+        found = header.get_boundary() if ctype.startswith("multipart/") else None
+    except Exception:  # the same value makes the real parse fall back to compat32 (see _load)
+        header = email.message_from_bytes(b"Content-Type:" + value + b"\r\n\r\n", policy=policy.compat32)
+        ctype = header.get_content_type()
+        found = header.get_boundary() if ctype.startswith("multipart/") else None
+    if not found:
+        return ctype, None
+    try:
+        return ctype, found.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return ctype, None  # decoded to text no delimiter line (read as ASCII) can ever equal
+
+
+def _tree_problem(msg: Message, limits: MimeLimits = LIMITS) -> str | None:
+    """The same bounds on a parsed tree, without recursion: a second line of defence before the walk
+    (whose cost grows with the cube of the depth in nested alternatives)."""
+    stack, parts = [(msg, 0)], 0
+    while stack:
+        part, depth = stack.pop()
+        if depth > limits.max_depth:
+            return _too_deep(limits)
+        if not part.is_multipart():
+            continue  # get_payload() of a leaf may decode it; only the structure is wanted here
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            children = [child for child in payload if isinstance(child, Message)]
+            parts += len(children)
+            if parts > limits.max_parts:
+                return _too_many_parts(limits)
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _skip_newline(raw: bytes, pos: int) -> int:
+    if raw.startswith(b"\r\n", pos):
+        return pos + 2
+    if raw[pos : pos + 1] in (b"\n", b"\r"):
+        return pos + 1
+    return pos
+
+
+def _blank_lines(raw: bytes, start: int, end: int) -> int:
+    return raw.count(b"\n\r\n", start, end) + raw.count(b"\n\n", start, end) + 1
+
+
 def _load(raw: bytes) -> tuple[Message, list[str]]:
     try:
         return email.message_from_bytes(raw, policy=policy.default), []
@@ -135,7 +390,7 @@ def _message_ids(value: str | None) -> tuple[str, ...]:
 
 
 def _valid_address(address: str) -> bool:
-    return bool(_ADDRESS.match(address)) and not address.startswith("@")
+    return len(address) <= _MAX_ADDRESS and bool(_ADDRESS.match(address)) and not address.startswith("@")
 
 
 def _address(msg: Message, name: str) -> tuple[str | None, str | None]:
@@ -159,11 +414,14 @@ def _address(msg: Message, name: str) -> tuple[str | None, str | None]:
 
 
 def html_to_text(markup: str) -> str:
-    """Readable text of an HTML body: layout-aware via inscriptis, a tag stripper as fallback."""
-    try:
-        text = get_text(markup)
-    except Exception:
+    """Readable text of an HTML body: layout-aware via inscriptis (up to a size), else a tag stripper."""
+    if len(markup) > LIMITS.max_layout_html:
         text = _strip_tags(markup)
+    else:
+        try:
+            text = get_text(markup)
+        except Exception:
+            text = _strip_tags(markup)
     if "<" in text and re.search(r"</?[a-zA-Z][^>]{0,200}>", text):
         text = _strip_tags(text)
     return _tidy(text)
@@ -239,7 +497,7 @@ def _payload_bytes(part: Message, walk: _Walk) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    return _raw_payload(part).encode("ascii", "surrogateescape")
+    return _as_bytes(_raw_payload(part))
 
 
 def _raw_payload(part: Message) -> str:
@@ -247,9 +505,20 @@ def _raw_payload(part: Message) -> str:
     return payload if isinstance(payload, str) else ""
 
 
+def _as_bytes(text: str) -> bytes:
+    """The bytes of a payload the stdlib holds as str: 8-bit bytes ride in it as surrogate escapes,
+    but a part can also hold real non-ASCII text (the fuzzer found one), which becomes UTF-8."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "replace")
+
+
 def _uudecode(text: str) -> bytes:
     """Decode uuencoded lines; Eudora sends x-uuencode without the `begin` line (zammad mail078)."""
     out = bytearray()
+    # a2b_uu takes str of ASCII only; a raw 8-bit byte (a surrogate escape) is a corrupt line anyway.
+    text = text.encode("ascii", "replace").decode("ascii")
     for line in text.splitlines():
         stripped = line.rstrip("\r\n")
         if not stripped or stripped.startswith("begin ") or stripped in ("`", " "):
@@ -501,7 +770,7 @@ def _walk_broken_multipart(part: Message, walk: _Walk) -> None:
         _walk_part(salvaged, walk)
         walk.depth -= 1
         return
-    data = raw.encode("ascii", "surrogateescape")
+    data = _as_bytes(raw)
     text, _codec = decode_bytes(data, _charset_of(part))
     text = html_to_text(text) if _HTML_HINT.search(text) else _tidy(text)
     if text:
@@ -515,13 +784,16 @@ def _salvage(raw: str) -> Message | None:
         return None
     boundary = match.group(1)
     head = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
-    data = (head + raw[match.start() :]).encode("ascii", "surrogateescape")
+    data = _as_bytes(head + raw[match.start() :])
     try:
         salvaged = email.message_from_bytes(data, policy=policy.compat32)
     except Exception:
         return None
     payload = salvaged.get_payload()
-    return salvaged if isinstance(payload, list) and payload else None
+    # The bytes were never pre-scanned as MIME (no boundary was declared for them).
+    if not isinstance(payload, list) or not payload or _tree_problem(salvaged) is not None:
+        return None
+    return salvaged
 
 
 def _walk_leaf(part: Message, ctype: str, walk: _Walk) -> None:
@@ -606,7 +878,8 @@ def _defect_names(msg: Message) -> list[str]:
 
 def ticket_refs(subject: str) -> tuple[str, ...]:
     """Every Sistem48 ticket reference in a subject, normalised to `S48-YYYY-NNNNNN`."""
-    return tuple(dict.fromkeys(f"S48-{m.group(1)}-{m.group(2)}" for m in _TICKET_REF.finditer(subject)))
+    refs = dict.fromkeys(f"S48-{m.group(1)}-{m.group(2)}" for m in _TICKET_REF.finditer(subject))
+    return tuple(refs)[:_MAX_TICKET_REFS]
 
 
 def parse_message(raw: bytes, *, envelope_from: str | None = None) -> ParsedMail:
@@ -641,11 +914,17 @@ def _unparseable(raw: bytes, reason: str) -> ParsedMail:
 
 
 def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
-    if not raw.strip():
+    if not raw or raw.isspace():  # not raw.strip(): that copies a 30 MB mail only to test it
         return _unparseable(raw, "empty message")
+    too_large = mime_shape_problem(raw)
+    if too_large is not None:
+        return _unparseable(raw, too_large)
     msg, defects = _load(raw)
     if not list(msg.keys()):
         return _unparseable(raw, "no header section")
+    too_large = _tree_problem(msg)
+    if too_large is not None:
+        return _unparseable(raw, too_large)
     subject = _header(msg, "Subject") or ""
     sender, sender_name = _address(msg, "From")
     reply_to, _reply_name = _address(msg, "Reply-To")
@@ -667,8 +946,9 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
     body = "\n\n".join(x for x in [new_text, *walk.forwarded] if x)
 
     message_ids = _message_ids(_header(msg, "Message-ID"))
-    in_reply_to = _message_ids(_header(msg, "In-Reply-To"))
-    references = _message_ids(_header(msg, "References"))
+    in_reply_to = _message_ids(_header(msg, "In-Reply-To"))[:_MAX_IN_REPLY_TO]
+    # References lists the oldest first: the parent and its nearest ancestors are at the end.
+    references = _message_ids(_header(msg, "References"))[-_MAX_REFERENCES:]
     verdict = classify(
         msg,
         lambda name: _header(msg, name),
@@ -724,6 +1004,20 @@ def _plus_tokens(rcpt_tos: Sequence[str]) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+def storable(text: str) -> str:
+    """`text` as the database can hold it: PostgreSQL refuses NUL, and a lone surrogate (a raw 8-bit
+    byte the stdlib carried as a surrogate escape) cannot be encoded; it becomes U+FFFD."""
+    text = text.replace("\x00", "")
+    if text.isascii():
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _storable_attachment(a: Attachment) -> Attachment:
+    cid = storable(a.content_id) if a.content_id else None
+    return replace(a, filename=storable(a.filename), content_type=storable(a.content_type), content_id=cid)
+
+
 def contact_from_bytes(
     raw: bytes,
     *,
@@ -773,16 +1067,17 @@ def contact_from_bytes(
     sender = parsed.sender
     if sender is None and mail_from and not null_sender and _valid_address(mail_from.strip("<>")):
         sender = mail_from.strip("<>").lower()
+    # Every text leaves through storable(): header values and names can carry NUL or raw 8-bit bytes.
     return InboundContact(
         channel=ChannelKind.EMAIL,
-        external_id=external_id,
-        sender=sender or "",
+        external_id=storable(external_id),
+        sender=storable(sender or ""),
         received_at=received_at,
-        subject=parsed.subject or None,
-        body=parsed.body,
-        attachments=parsed.attachments,
-        thread_hints=hints,
-        meta=meta,
+        subject=storable(parsed.subject) or None,
+        body=storable(parsed.body),
+        attachments=tuple(_storable_attachment(a) for a in parsed.attachments),
+        thread_hints=tuple(storable(h) for h in hints),
+        meta={key: storable(value) for key, value in meta.items()},
         raw=raw,
-        sender_name=parsed.sender_name,
+        sender_name=storable(parsed.sender_name) if parsed.sender_name else None,
     )
