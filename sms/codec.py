@@ -227,10 +227,22 @@ def _tz_aware(value: object) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def storable(text: str) -> str:
+    """`text` without NUL and with lone surrogates as U+FFFD: any phone can send UCS-2 U+0000 or half a
+    surrogate pair, and PostgreSQL cannot store the one nor UTF-8 encode the other."""
+    text = text.replace("\x00", "")
+    if text.isascii():
+        return text
+    # Through UTF-16: a pair gammu handed over as two code points joins, a lone half is replaced.
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def to_part(raw: GammuSms) -> SmsPart:
     """Our view of one gammu SMS dict."""
     udh = raw.get("UDH") or {}
-    concatenated = udh.get("Type", "NoUDH") != "NoUDH" and udh.get("AllParts", -1) > 0
+    # Part numbers count from 1 (3GPP TS 23.040 §9.2.3.24.1); a part outside 1..AllParts is read alone.
+    numbered = 1 <= udh.get("PartNumber", -1) <= udh.get("AllParts", -1)
+    concatenated = udh.get("Type", "NoUDH") != "NoUDH" and numbered
     ref: int | None = None
     if concatenated:
         ref = udh["ID16bit"] if udh.get("ID16bit", -1) >= 0 else udh.get("ID8bit", -1)
@@ -244,8 +256,8 @@ def to_part(raw: GammuSms) -> SmsPart:
         location=int(raw.get("Location", 0)),
         kind=kinds.get(str(raw.get("Type")), "other"),
         inbox=bool(raw.get("InboxFolder", 0)),
-        number=str(raw.get("Number") or ""),
-        text=text.rstrip("\x00") if isinstance(text, str) else "",
+        number=storable(str(raw.get("Number") or "")),
+        text=storable(text) if isinstance(text, str) else "",
         sent_at=_tz_aware(raw.get("DateTime")),
         concat_ref=ref,
         concat_total=int(udh["AllParts"]) if concatenated else 1,
@@ -263,14 +275,21 @@ def link_parts(parts: Sequence[SmsPart]) -> list[list[SmsPart]]:
     LinkSMS does not really compare senders (its DecodeUnicodeString uses one static buffer),
     so the caller must hand it a single sender's parts.
     """
-    by_location = {p.location: p for p in parts}
+    # LinkSMS loops forever on a part numbered 0 (the fuzzer found it): such a part stays alone.
+    linkable = [p for p in parts if p.concat_ref is not None or _unnumbered(p)]
+    alone = [[p] for p in parts if p.concat_ref is None and not _unnumbered(p)]
+    by_location = {p.location: p for p in linkable}
     try:
         with _GAMMU_LOCK:
-            linked: list[list[GammuSms]] = gammu.LinkSMS([[p.raw] for p in parts])
+            linked: list[list[GammuSms]] = gammu.LinkSMS([[p.raw] for p in linkable]) if linkable else []
     except (gammu.GSMError, ValueError, TypeError):
         # A malformed part must not hold the sender's other SMS hostage: link by UDH ourselves.
-        return _link_by_udh(parts)
-    return [[by_location[int(m["Location"])] for m in group] for group in linked]
+        return _link_by_udh(linkable) + alone
+    return [[by_location[int(m["Location"])] for m in group] for group in linked] + alone
+
+
+def _unnumbered(part: SmsPart) -> bool:
+    return int((part.raw.get("UDH") or {}).get("PartNumber", -1)) < 0
 
 
 def _link_by_udh(parts: Sequence[SmsPart]) -> list[list[SmsPart]]:
@@ -291,15 +310,19 @@ def decode_text(group: Sequence[SmsPart]) -> str:
     if info is None:
         return "".join(p.text for p in group)
     texts = (e["Buffer"] for e in info["Entries"] if isinstance(e.get("Buffer"), str))
-    # DecodeSMS leaves a trailing NUL after GSM-7 escape characters such as €.
-    return "".join(texts).rstrip("\x00")
+    # DecodeSMS leaves a trailing NUL after GSM-7 escape characters such as €; a sender can put more.
+    return storable("".join(texts))
 
 
 def pdu_dump(part: SmsPart) -> bytes:
-    """The part as a hex PDU line, for the contact's `raw` (re-parsable later)."""
+    """The part as a hex PDU line, for the contact's `raw` (re-parsable with gammu's DecodePDU)."""
+    # EncodePDU's default layout is SMS-SUBMIT, which DecodePDU cannot read back for a received part.
+    layout = {"deliver": "Deliver", "status_report": "StatusReport"}.get(part.kind, "Submit")
+    # The text as stored: libgammu's strings end at a NUL, so a sent U+0000 cut the dump short there.
+    sms = dict(part.raw, Text=part.text) if isinstance(part.raw.get("Text"), str) else part.raw
     try:
         with _GAMMU_LOCK:
-            pdu: bytes = gammu.EncodePDU(part.raw)
+            pdu: bytes = gammu.EncodePDU(sms, Layout=layout)
     except (gammu.GSMError, ValueError, TypeError):
         return b""
     return pdu.hex().encode()
