@@ -230,6 +230,9 @@ class SmsChannel:
         health = self._health
         if refused:
             self._set_state(ChannelState.DEGRADED, f"core refused {refused} SMS; kept on the modem")
+        elif self.modem.unreadable:
+            count = len(self.modem.unreadable)
+            self._set_state(ChannelState.DEGRADED, f"{count} SMS cannot be decoded; kept on the modem")
         elif health is not None and not health.registered:
             self._set_state(ChannelState.DEGRADED, f"network: {health.network_state}")
         elif health is not None and health.signal_percent < self.settings.min_signal_percent:
@@ -364,6 +367,7 @@ class SmsChannel:
             "connected": float(self.modem.connected),
             "incomplete_multipart": float(len(self._first_seen)),
             "link_failures": float(self.modem.link_failures),
+            "undecodable": float(len(self.modem.unreadable)),
             **{k: float(v) for k, v in self._counts.items()},
         }
         if self._health is not None:

@@ -31,6 +31,7 @@ from sms import codec
 from sms.settings import SmsSettings
 
 log = logging.getLogger(__name__)
+_PROBE_LOCATIONS = 1000  # more than a SIM or a modem's own memory holds
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -253,6 +254,7 @@ class Modem:
         self._link = _Link(settings, clock)
         self._executor: ThreadPoolExecutor | None = None
         self._sent_seq = 0
+        self.unreadable: set[int] = set()  # locations python-gammu cannot convert (kept on the modem)
         self.last_error = ""
 
     @property
@@ -302,16 +304,51 @@ class Modem:
 
     def _read_all_blocking(self) -> list[codec.SmsPart]:
         found: list[codec.SmsPart] = []
+        previous: int | None = None
+        undecodable: set[int] = set()
         try:
-            batch = self._link.call("GetNextSMS", Folder=0, Start=True)
             while True:
+                try:
+                    if previous is None:
+                        batch = self._link.call("GetNextSMS", Folder=0, Start=True)
+                    else:
+                        batch = self._link.call("GetNextSMS", Folder=0, Location=previous)
+                except ValueError:
+                    # python-gammu cannot convert this SMS (a timestamp like 31 February from the
+                    # network): step over it, or every SMS after it would stay unread for good.
+                    skipped = self._unreadable_after(previous)
+                    if skipped is None:
+                        break
+                    undecodable.add(skipped)
+                    previous = skipped
+                    continue
                 found.extend(codec.to_part(raw) for raw in batch)
-                batch = self._link.call("GetNextSMS", Folder=0, Location=batch[0]["Location"])
+                previous = int(batch[0]["Location"])
         except gammu.ERR_EMPTY:
             pass
         except gammu.GSMError as exc:
             raise ChannelUnavailable(f"reading SMS failed: {_error_name(exc)}") from None
+        self.unreadable = undecodable  # one taken off the SIM by hand is no longer reported
         return found
+
+    def _unreadable_after(self, previous: int | None) -> int | None:
+        """Location of the unconvertible SMS that follows `previous`, found by reading locations one
+        by one (GetSMS is exact and cheap); it stays on the modem, listed in `unreadable`."""
+        known = sorted(loc for loc in self.unreadable if previous is None or loc > previous)
+        # SIM and phone memories count from 1; Gammu's dummy numbers them folder × 10000 + n.
+        starts = [previous + 1] if previous is not None else [1, 10001]
+        candidates = [*known, *(loc for start in starts for loc in range(start, start + _PROBE_LOCATIONS))]
+        for location in candidates:
+            try:
+                self._link.call("GetSMS", Folder=0, Location=location)
+            except ValueError:
+                if location not in self.unreadable:
+                    log.error("SMS at modem location %d cannot be decoded; it is kept there", location)
+                return location
+            except (gammu.ERR_EMPTY, gammu.ERR_INVALIDLOCATION):
+                pass
+        log.error("an SMS after location %s cannot be decoded and was not found; reading stops", previous)
+        return None
 
     async def read_all(self) -> list[codec.SmsPart]:
         """Every SMS location the modem holds (all folders), one SmsPart per PDU."""

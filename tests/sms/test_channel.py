@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from channels.base import ChannelKind, ChannelState, DeliveryState
 from sms.channel import SmsChannel
@@ -330,4 +333,36 @@ def test_one_senders_short_and_long_sms_in_one_poll_stay_separate(
 
     assert run(scenario) == 3
     assert sorted(inbox.bodies()) == sorted(["Prva: rupa na putu.", CYRILLIC * 3, "Treća: i kontejner."])
+    assert inbox_files(modem_dir) == []
+
+
+def _impossible_date(location_file: Path) -> None:
+    # What python-gammu cannot turn into a datetime (it raises ValueError), as a broken SMSC may send.
+    text = location_file.read_text()
+    location_file.write_text(re.sub(r"(?m)^DateTime = .*$", "DateTime = 20260231T120000Z", text))
+
+
+@pytest.mark.parametrize("bad", [0, 1])
+def test_an_sms_gammu_cannot_decode_is_kept_on_the_modem_and_the_others_still_arrive(
+    settings: SmsSettings, modem_dir: Path, inbox: RecordingInbox, clock: FakeClock, bad: int
+) -> None:
+    for n in range(3):
+        inject_incoming(modem_dir, f"+38164123456{n}", f"Prijava broj {n}", when=WHEN)
+    files = sorted(inbox_files(modem_dir), key=lambda f: int(f.name))
+    _impossible_date(files[bad])
+
+    async def scenario() -> None:
+        async with started(settings, inbox, clock) as channel:
+            assert await channel.poll_once() == 2
+            status = channel.status()
+            assert status.state == ChannelState.DEGRADED
+            assert status.detail == "1 SMS cannot be decoded; kept on the modem"
+            assert await channel.poll_once() == 0  # the next poll steps over it again, reads nothing twice
+            files[bad].unlink()  # staff took it off the SIM by hand
+            inject_incoming(modem_dir, "+381641234569", "Prijava broj 3", when=WHEN)
+            assert await channel.poll_once() == 1
+            assert channel.status().state == ChannelState.UP
+
+    run(scenario)
+    assert sorted(inbox.bodies()) == sorted(f"Prijava broj {n}" for n in (0, 1, 2, 3) if n != bad)
     assert inbox_files(modem_dir) == []
