@@ -12,6 +12,8 @@ from typing import Any
 
 # A failed write is forgotten once this much is free again (a full disk heals without a restart).
 _HEADROOM = 1024 * 1024
+# Less free than this (or than 5 % of a small disk) is reported before any write fails.
+_LOW_SPACE = 64 * 1024 * 1024
 
 
 class BlobStore:
@@ -55,16 +57,21 @@ class BlobStore:
         return self.path_for(sha256).exists()
 
     def health(self) -> dict[str, Any]:
-        """ "up", or "degraded" while the last write failed and the disk has not got room since."""
+        """Up; or degraded while the last write failed and the disk has not got room since, or while
+        the disk is nearly full (a warning before writes fail)."""
         try:
-            free = shutil.disk_usage(self.root).free
+            usage = shutil.disk_usage(self.root)
         except OSError as exc:
             return {"state": "degraded", "detail": _describe(exc), "free_bytes": None}
+        free = usage.free
         failed = self._write_error
         if failed is not None and free >= max(_HEADROOM, 2 * failed[1]):
             failed = self._write_error = None
         if failed is not None:
             return {"state": "degraded", "detail": f"last write failed: {failed[0]}", "free_bytes": free}
+        if free < min(_LOW_SPACE, usage.total // 20):
+            detail = f"disk nearly full: {free // 1024} KiB free"
+            return {"state": "degraded", "detail": detail, "free_bytes": free}
         return {"state": "up", "detail": "", "free_bytes": free}
 
 

@@ -97,3 +97,14 @@ def test_a_full_blob_disk_degrades_the_store_and_heals_once_room_is_free(small_d
     assert blobs.health()["state"] == "up"  # healed by free space alone, before any new write
     digest = blobs.put(b"photo")
     assert blobs.get(digest) == b"photo"
+
+
+def test_a_nearly_full_blob_disk_is_reported_before_a_write_fails(small_disk: Path) -> None:
+    blobs = BlobStore(small_disk)
+    assert blobs.health()["state"] == "up"
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (2 * 1024 * 1024 - 64 * 1024))  # under 5 % of the 2 MiB disk left
+    health = blobs.health()
+    assert health["state"] == "degraded" and health["detail"].startswith("disk nearly full")
+    filler.unlink()
+    assert blobs.health()["state"] == "up"
