@@ -32,7 +32,7 @@ from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, every
 from storage.blobs import BlobStore
 from storage.db import make_engine, session_scope
 from storage.models import Ticket
-from storage.queue import requeue_orphaned_jobs
+from storage.queue import requeue_orphaned_jobs, requeue_orphaned_outbox
 
 if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
     from fastapi import FastAPI
@@ -76,6 +76,12 @@ class Gateway:
         if self.spool is not None:
             self._tasks.append(asyncio.create_task(self.spool.run_forever()))
         if self.outbox is not None:
+            with contextlib.suppress(Exception):  # the database may be down at start
+                held = await asyncio.to_thread(
+                    requeue_orphaned_outbox, self.engine, worker_gone, self.clock()
+                )
+                if held:
+                    log.warning("%d outbound messages held by a dead process were queued again", held)
             self._tasks.append(
                 asyncio.create_task(every(w.outbox_interval_s, self.outbox.run_once, "outbox"))
             )
@@ -210,7 +216,12 @@ def build_gateway(
         gw.notifiers["webhook"] = WebhookNotifier(config, config.work_orders, clock)
     if "outbox" in roles and gw.notifiers:
         gw.outbox = OutboxSender(
-            engine, blobs, gw.notifiers, clock, max_attempts=config.workers.outbox_max_attempts
+            engine,
+            blobs,
+            gw.notifiers,
+            clock,
+            max_attempts=config.workers.outbox_max_attempts,
+            worker=worker_id(config.gateway.instance_name),
         )
     if "sla" in roles:
         from gateway.workorders import WorkOrderReminders

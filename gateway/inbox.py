@@ -198,7 +198,11 @@ class GatewayInbox:
                     return exc
             except Exception as exc:
                 savepoint.rollback()
-                log.exception("ingest of a %s contact failed", contact.channel)
+                if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+                    # The database is away: one line per contact, not a traceback per SMS on the modem.
+                    log.warning("ingest of a %s contact failed: database unavailable", contact.channel)
+                else:
+                    log.exception("ingest of a %s contact failed", contact.channel)
                 return exc
         raise AssertionError("unreachable")
 

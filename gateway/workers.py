@@ -62,17 +62,24 @@ class OutboxSender:
         clock: Callable[[], datetime],
         *,
         max_attempts: int = 8,
+        worker: str | None = None,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.notifiers = notifiers
         self.clock = clock
         self.max_attempts = max_attempts
+        self.worker = worker
         self.health = DeliveryHealth(clock)
 
     async def run_once(self, limit: int = 20) -> int:
         rows = await asyncio.to_thread(
-            claim_outbox, self.engine, self.clock(), limit=limit, channels=list(self.notifiers)
+            claim_outbox,
+            self.engine,
+            self.clock(),
+            limit=limit,
+            channels=list(self.notifiers),
+            worker=self.worker,
         )
         for row in rows:
             await self._send(row)

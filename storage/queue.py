@@ -13,6 +13,8 @@ from sqlmodel import col, select
 from storage.db import session_scope
 from storage.models import InboundSpool, Job, OutboxMessage
 
+_CLAIMED_BY = "claimed_by"  # outbox meta key: the worker id of the process sending it
+
 
 def claim_jobs(
     engine: sa.Engine,
@@ -96,8 +98,10 @@ def claim_outbox(
     limit: int = 10,
     channels: list[str] | None = None,
     stale_after: timedelta = timedelta(minutes=10),
+    worker: str | None = None,
 ) -> list[OutboxMessage]:
-    """Take queued messages that are due; a message stuck in `sending` (its sender died) is retried."""
+    """Take queued messages that are due; a message stuck in `sending` (its sender died) is retried.
+    `worker` is noted in the row's meta, so a restarted process can take back what a killed one held."""
     with session_scope(engine, write=True) as s:
         query = (
             select(OutboxMessage)
@@ -124,8 +128,27 @@ def claim_outbox(
             row.state = "sending"
             row.attempts += 1
             row.next_attempt_at = now
+            if worker is not None:
+                row.meta = {**row.meta, _CLAIMED_BY: worker}
             s.add(row)
         return list(rows)
+
+
+def requeue_orphaned_outbox(engine: sa.Engine, is_dead: Callable[[str], bool], now: datetime) -> int:
+    """Messages a killed process had claimed go back to the queue at once instead of after
+    `stale_after`. The one it was handing over may have reached the relay or the modem: that one can
+    go out twice (with the same Message-ID), none is lost."""
+    with session_scope(engine, write=True) as s:
+        rows = s.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.state) == "sending")
+            .with_for_update(skip_locked=True)
+        ).all()
+        orphans = [row for row in rows if is_dead(str(row.meta.get(_CLAIMED_BY, "")))]
+        for row in orphans:
+            row.state, row.next_attempt_at = "queued", now
+            s.add(row)
+        return len(orphans)
 
 
 def settle_outbox(

@@ -1,4 +1,5 @@
-"""Background jobs: claimed once, and a job held by a killed process is not left waiting for its lease."""
+"""Background jobs and the outbox: claimed once, and what a killed process held is not left waiting for
+its claim to time out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Job
-from storage.queue import claim_jobs, enqueue_job, requeue_orphaned_jobs
+from storage.queue import (
+    claim_jobs,
+    claim_outbox,
+    enqueue_job,
+    requeue_orphaned_jobs,
+    requeue_orphaned_outbox,
+)
 
 
 def _enqueue(gw: Any, n: int) -> None:
@@ -42,3 +49,28 @@ def test_jobs_of_a_killed_worker_on_this_host_are_queued_again_those_of_live_one
     assert states[second.id] == ("running", 1)
     [again] = claim_jobs(gateway.engine, ["transcribe"], alive, gateway.clock())
     assert again.id == first.id
+
+
+def test_outbound_messages_a_killed_sender_had_claimed_go_back_to_the_queue_at_once(gateway: Any) -> None:
+    from gateway.workers import worker_gone
+    from storage.models import OutboxMessage
+
+    with session_scope(gateway.engine, write=True) as s:
+        for n in range(3):
+            s.add(
+                OutboxMessage(
+                    kind="ack",
+                    channel="sms",
+                    recipient=f"+38164000000{n}",
+                    body="Primljeno",
+                    next_attempt_at=gateway.clock(),
+                )
+            )
+    dead = f"gw@{socket.gethostname()}:{2**22 + 7}"
+    alive = f"gw@{socket.gethostname()}:{os.getpid()}"
+    held_by_dead = claim_outbox(gateway.engine, gateway.clock(), limit=2, worker=dead)
+    [held_by_live] = claim_outbox(gateway.engine, gateway.clock(), limit=2, worker=alive)
+    assert requeue_orphaned_outbox(gateway.engine, worker_gone, gateway.clock()) == 2
+    again = claim_outbox(gateway.engine, gateway.clock(), limit=5, worker=alive)
+    assert {row.id for row in again} == {row.id for row in held_by_dead}  # at once, not after 10 min
+    assert held_by_live.id not in {row.id for row in again}
