@@ -170,7 +170,9 @@ def test_a_call_arriving_while_a_register_waits_for_the_pbx_is_answered_not_take
         await channel.start(inbox)
         try:
             await asyncio.sleep(0.3)  # the first REGISTER is out and waiting
-            result = await run_sipp("uac_talk_bye.xml", tmp_path, target_port=settings.bind_port, speech=speech)
+            result = await run_sipp(
+                "uac_talk_bye.xml", tmp_path, target_port=settings.bind_port, speech=speech
+            )
             await inbox.wait_calls(1)
             status = channel.status()
             return result.ok, result.output, status.state, status.detail
