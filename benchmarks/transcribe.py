@@ -1,6 +1,8 @@
 """Voicemail transcription benchmark: RTF with 1 and 2 worker threads, pipeline overhead, worker RSS.
 
-Run: .venv/bin/python benchmarks/transcribe.py [--recordings N] [--whisper]
+Run: .venv/bin/python benchmarks/transcribe.py [--recordings N] [--whisper] [--compare-malloc]
+Memory lines: worker peak/idle RSS against the model's on-disk size, its resident size after load,
+and a bare Vosk process decoding the same audio on 2 threads (the baseline), all from this run.
 Audio is espeak-ng Korean (8 kHz, as voicemail arrives), 8 sentences twice with 1 s pauses (~66 s).
 Every ratio is against bare Vosk decodes of the same audio in the same run; on a shared machine
 compare the bare and pipeline lines of one run, not numbers across runs.
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RATE = 8000
+# The worker's transcription.unload_after_idle_s here (production default: 600 s).
+UNLOAD_AFTER_S = 5.0
 SENTENCES = (
     "수도관이 터져서 물이 새고 있어요",
     "가로등이 밤새 꺼져 있습니다",
@@ -116,8 +120,11 @@ def in_threads(fn: Callable[[bytes], object], jobs: Sequence[bytes], threads: in
     return time.perf_counter() - started
 
 
-def bare_process(audio_file: Path) -> None:
+def bare_process(audio_file: Path, arena_max: int) -> None:
     """Child: a bare Vosk process (import vosk, load, 2-thread recipe decode) reports its memory."""
+    from voicemail.heap import trim_heap, tune_malloc
+
+    tune_malloc(arena_max)
     import vosk
 
     from voicemail.transcribe import vosk_model_path
@@ -129,10 +136,12 @@ def bare_process(audio_file: Path) -> None:
     model = vosk.Model(str(vosk_model_path(TranscriptionSettings(), {})))
     loaded = proc_status()["VmRSS"]
     in_threads(lambda r: bare_decode(model, r), recordings * 2, 2)
-    print(json.dumps({"before": before, "loaded": loaded, "peak": proc_status()["VmHWM"]}))
+    peak = proc_status()["VmHWM"]
+    trim_heap()
+    print(json.dumps({"before": before, "loaded": loaded, "peak": peak, "settled": proc_status()["VmRSS"]}))
 
 
-def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool) -> dict[str, float]:
+def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool, arena_max: int) -> dict[str, float]:
     """The production path: `sistem48 worker --transcribe` on SQLite jobs; its peak RSS and RTF.
 
     The first two jobs (one per thread) include the model load and are left out of the RTF.
@@ -145,13 +154,15 @@ def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool) -> dict[st
     from storage.db import session_scope, upgrade
     from storage.models import Job
 
+    folder.mkdir(exist_ok=True)  # one database per run: the jobs below must be new
     config = folder / "worker.toml"
     config.write_text(
         f'[gateway]\ndata_dir = "{folder / "var"}"\n'
         f'[database]\nurl = "sqlite:///{folder / "bench.db"}"\n'
         "[http]\nenabled = false\n[mail]\nenabled = false\n[sms]\nenabled = false\n"
         "[sip]\nenabled = false\n[workers]\njobs_interval_s = 0.2\n"
-        f"[transcription]\nreuse_recognizer = {'true' if reuse else 'false'}\n",
+        f"[transcription]\nreuse_recognizer = {'true' if reuse else 'false'}\n"
+        f"malloc_arena_max = {arena_max}\nunload_after_idle_s = {UNLOAD_AFTER_S}\n",
         encoding="utf-8",
     )
     cfg = load_config(config)
@@ -192,6 +203,8 @@ def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool) -> dict[st
                 break
         time.sleep(3.0)  # an empty claim after the last job releases the warm recognizers
         settled = proc_status(proc.pid)
+        time.sleep(UNLOAD_AFTER_S + 2.0)
+        unloaded = proc_status(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -203,6 +216,7 @@ def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool) -> dict[st
         "rtf": measured_s / audio_s,
         "peak": peak["VmHWM"],
         "settled": settled["VmRSS"],
+        "unloaded": unloaded["VmRSS"],
         "jobs": float(len(jobs)),
     }
 
@@ -215,18 +229,30 @@ def main() -> None:
     parser.add_argument(
         "--no-reuse", action="store_true", help="transcription.reuse_recognizer = false (less memory)"
     )
+    parser.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        default=None,
+        help="transcription.malloc_arena_max for the worker (default: the setting's default; 0 = glibc's)",
+    )
+    parser.add_argument(
+        "--compare-malloc", action="store_true", help="also run the worker with glibc's malloc defaults"
+    )
     parser.add_argument("--bare-process", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_process:
-        bare_process(args.bare_process)
+        bare_process(args.bare_process, args.malloc_arena_max or 0)
         return
 
     from voicemail.transcribe import VoskTranscriber, WhisperTranscriber
     from voicemail.transcription_settings import TranscriptionSettings
 
+    arena_max = (
+        TranscriptionSettings().malloc_arena_max if args.malloc_arena_max is None else args.malloc_arena_max
+    )
     print(
         f"cpus={os.cpu_count()} loadavg={os.getloadavg()[0]:.2f} at start (other work skews RTF);"
-        f" reuse_recognizer={not args.no_reuse}"
+        f" reuse_recognizer={not args.no_reuse}; worker malloc_arena_max={arena_max}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -240,15 +266,29 @@ def main() -> None:
         # Memory first, each in a fresh process: a bare Vosk process, then the real worker.
         audio_file = folder / "audio.pkl"
         audio_file.write_bytes(pickle.dumps(recordings))
-        bare_mem = json.loads(
-            subprocess.run(
-                [sys.executable, __file__, "--bare-process", str(audio_file)],
+
+        def bare(arenas: int) -> dict[str, float]:
+            out = subprocess.run(
+                [sys.executable, __file__, "--bare-process", str(audio_file), "--malloc-arena-max",
+                 str(arenas)],
                 check=True,
                 capture_output=True,
                 text=True,
-            ).stdout
+            ).stdout  # fmt: skip
+            return dict(json.loads(out))
+
+        bare_mem = bare(0)  # the baseline: plain Vosk as the recipe runs it, glibc defaults
+        bare_tuned = bare(arena_max) if arena_max else None
+        worker = (
+            None
+            if args.no_worker
+            else run_worker(recordings, folder / "tuned", reuse=not args.no_reuse, arena_max=arena_max)
         )
-        worker = None if args.no_worker else run_worker(recordings, folder, reuse=not args.no_reuse)
+        untuned = (
+            run_worker(recordings, folder / "untuned", reuse=not args.no_reuse, arena_max=0)
+            if args.compare_malloc and arena_max and not args.no_worker
+            else None
+        )
 
     vosk_t = VoskTranscriber(TranscriptionSettings(reuse_recognizer=not args.no_reuse), environ={})
     model_disk = dir_size_mb(vosk_t.model_path)
@@ -313,6 +353,7 @@ def main() -> None:
             f"production path, `sistem48 worker --transcribe` (2 threads; claim, read WAV, VAD,"
             f" decode, store transcript + events on SQLite), {worker['jobs']:.0f} jobs:"
             f" combined RTF {worker['rtf']:.3f} after its first batch"
+            + (f" (glibc malloc defaults: {untuned['rtf']:.3f})" if untuned is not None else "")
         )
     model_resident = bare_mem["loaded"] - bare_mem["before"]
     print(
@@ -320,18 +361,33 @@ def main() -> None:
         f" (RSS growth of a bare process on vosk.Model load, {bare_mem['before']:.0f}"
         f" -> {bare_mem['loaded']:.0f} MB)"
     )
-    print(
-        f"bare Vosk process (import vosk, load, 2-thread recipe decode of the same audio):"
-        f" peak RSS {bare_mem['peak']:.0f} MB = resident model + {bare_mem['peak'] - model_resident:.0f} MB"
-    )
+    print("RSS, MB (target: worker peak <= model size + 150 MB, on 2 threads):")
+    rows = [("bare Vosk process, glibc malloc defaults (baseline)", bare_mem)]
+    if bare_tuned is not None:
+        rows.append((f"bare Vosk process, malloc_arena_max={arena_max}", bare_tuned))
+    if untuned is not None:
+        rows.append(("worker, glibc malloc defaults", untuned))
     if worker is not None:
+        rows.append((f"worker, malloc_arena_max={arena_max}", worker))
+    for label, mem in rows:
+        peak = mem["peak"]
         print(
-            f"worker process peak RSS {worker['peak']:.0f} MB = resident model"
-            f" + {worker['peak'] - model_resident:.0f} MB (target <= +150 MB),"
-            f" = on-disk model + {worker['peak'] - model_disk:.0f} MB,"
-            f" = bare Vosk process + {worker['peak'] - bare_mem['peak']:.0f} MB;"
-            f" idle RSS after the queue drained {worker['settled']:.0f} MB"
+            f"  {label}: peak {peak:.0f} = resident model + {peak - model_resident:.0f}"
+            f" = on-disk model + {peak - model_disk:.0f}"
+            f" = baseline {peak - bare_mem['peak']:+.0f} ({peak / bare_mem['peak']:.2f}x);"
+            f" idle {mem['settled']:.0f} = resident model + {mem['settled'] - model_resident:.0f}"
+            f" = on-disk model + {mem['settled'] - model_disk:.0f}"
         )
+    print(
+        "  (a bare process idles at its trimmed RSS after the decode threads finish; a worker after"
+        " its queue drained and release_memory() ran)"
+    )
+    for label, mem in rows:
+        if "unloaded" in mem:
+            print(
+                f"  {label}: idle {mem['unloaded']:.0f} after unload_after_idle_s={UNLOAD_AFTER_S:.0f}"
+                " dropped the model"
+            )
     print(f"loadavg={os.getloadavg()[0]:.2f} at end")
 
     if args.whisper:

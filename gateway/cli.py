@@ -64,6 +64,13 @@ def _upgrade(config: Config) -> None:
     upgrade(config.database_url())
 
 
+def _tune_malloc(config: Config) -> None:
+    # Before build_gateway: malloc arenas are made by the first threads and kept for good.
+    from voicemail.heap import tune_malloc
+
+    tune_malloc(config.transcription.malloc_arena_max)
+
+
 @app.command()
 def run(
     config: ConfigOpt = None,
@@ -80,6 +87,8 @@ def run(
     from gateway.app import ALL_ROLES, build_gateway, create_app
 
     roles = frozenset(r.strip() for r in only.split(",")) if only else ALL_ROLES
+    if "transcribe" in roles and cfg.transcription.enabled and cfg.workers.transcribe_in_process:
+        _tune_malloc(cfg)
     try:
         gw = build_gateway(cfg, roles=roles)
     except ValueError as exc:
@@ -125,6 +134,8 @@ def worker(
     _logging(verbose)
     cfg = _config(config).model_copy(deep=True)
     cfg.workers.transcribe_in_process = transcribe
+    if transcribe and cfg.transcription.enabled:
+        _tune_malloc(cfg)
     from gateway.app import build_gateway
 
     roles = {"transcribe"} if transcribe else {"outbox"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,7 @@ from storage.blobs import BlobStore
 from storage.db import session_scope
 from storage.models import AttachmentRow, CitizenIdentity, OutboxMessage, Ticket, TranscriptRow
 from storage.queue import claim_jobs, claim_outbox, fail_job, finish_job, settle_outbox
+from voicemail.heap import trim_heap
 
 log = logging.getLogger(__name__)
 _KINDS = frozenset(k.value for k in ChannelKind)
@@ -209,6 +212,7 @@ class TranscriptionWorker:
         self._transcriber: Any = None
         self._loading = threading.Lock()
         self._worked = False
+        self._idle_since: float | None = None
         self.clock = clock
         self.worker = worker
 
@@ -251,11 +255,31 @@ class TranscriptionWorker:
                 task.cancel()
         if ran:
             self._worked = True
+            self._idle_since = None
         elif self._worked and self._transcriber is not None:
             # The queue is drained: the warm decoders of the night go back to the OS until next time.
             self._worked = False
+            self._idle_since = time.monotonic()
             await asyncio.to_thread(self._transcriber.release_memory)
+        elif self._idle_since is not None and self._transcriber is not None:
+            await asyncio.to_thread(self._maybe_unload)
         return ran
+
+    def _maybe_unload(self) -> None:
+        """Drop the model after `unload_after_idle_s` without jobs; the next job loads it again.
+
+        An idle worker otherwise holds ~500 MB for a model a reload brings back in a few seconds.
+        """
+        after = getattr(self._transcriber, "unload_after_idle_s", 0.0)
+        if not after or self._idle_since is None or time.monotonic() - self._idle_since < after:
+            return
+        with self._loading:
+            # run_once calls this only when no job runs, so no thread holds the transcriber.
+            self._transcriber = None
+            self._idle_since = None
+        gc.collect()  # a reference cycle would otherwise hold the model until the next GC run
+        trim_heap()
+        log.info("transcription model unloaded after %.0f s without jobs", after)
 
     async def _run(self, job_id: int, payload: dict[str, Any]) -> None:
         try:

@@ -6,8 +6,6 @@ The only module importing vosk and faster_whisper. A loaded Transcriber is share
 from __future__ import annotations
 
 import bisect
-import ctypes
-import ctypes.util
 import io
 import json
 import logging
@@ -28,6 +26,7 @@ import numpy as np
 import vosk
 
 from channels.base import ChannelError, ChannelMisconfigured
+from voicemail.heap import trim_heap
 from voicemail.transcription_settings import TranscriptionSettings
 from voicemail.vad import (
     SpeechEvidence,
@@ -66,8 +65,10 @@ COMPRESSION_CHECK_MIN_CHARS = 40
 
 VOSK_CHUNK_S = 0.2
 # A reused recognizer is replaced after this much audio so its composition cache and time base
-# cannot grow without bound (replacing it costs one cold start, ~1 s of CPU).
-RECOGNIZER_MAX_FED_S = 3600.0
+# cannot grow without bound. Measured on distinct Korean speech: 112 MB after 30 s, 190 MB after
+# 2 min, 250 MB after 10 min, 290 MB after 13 min and still growing; a replacement costs one cold
+# start (~3 s of CPU, ~4 % of what 10 min of audio takes).
+RECOGNIZER_MAX_FED_S = 600.0
 WHISPER_RATE = 16000
 
 
@@ -237,10 +238,28 @@ def read_wav_pcm16(data: bytes) -> tuple[bytes, int]:
     tag, channels, rate, bits = fmt
     if channels < 1 or rate < 1:
         raise TranscriptionError(f"WAV declares {channels} channels at {rate} Hz")
+    if channels == 1:
+        direct = _mono_pcm16(payload, tag, bits)
+        if direct is not None:
+            return direct, rate
     samples = _decode_samples(payload, tag, bits)
     frames = samples.size // channels
     mono = samples[: frames * channels].reshape(frames, channels).mean(axis=1)
     return np.clip(np.round(mono), -32768, 32767).astype("<i2").tobytes(), rate
+
+
+def _mono_pcm16(payload: bytes, tag: int, bits: int) -> bytes | None:
+    """PCM16 of a mono encoding that needs no mixing or scaling; None for the others.
+
+    Same bytes as the float64 path, without its ~15 MB of temporary arrays per minute of audio
+    held while the other worker thread decodes.
+    """
+    if tag == _WAVE_FORMAT_PCM and bits == 16:
+        return payload[: len(payload) // 2 * 2]
+    if tag in (_WAVE_FORMAT_MULAW, _WAVE_FORMAT_ALAW):
+        table = _ulaw_table() if tag == _WAVE_FORMAT_MULAW else _alaw_table()
+        return table[np.frombuffer(payload, dtype=np.uint8)].astype("<i2").tobytes()
+    return None
 
 
 def _decode_samples(payload: bytes, tag: int, bits: int) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -433,6 +452,7 @@ class _PipelineTranscriber(ABC):
 
     def __init__(self, settings: TranscriptionSettings) -> None:
         self._settings = settings
+        self.unload_after_idle_s = settings.unload_after_idle_s
 
     def release_memory(self) -> None:
         """Free what decoding keeps between voicemails; a worker calls it when its queue is empty."""
@@ -768,17 +788,6 @@ class WhisperTranscriber(_PipelineTranscriber):
         except Exception as exc:
             raise TranscriptionError("faster-whisper failed to decode the audio") from exc
         return words, str(info.language)
-
-
-def trim_heap() -> None:
-    """Give freed heap back to the OS (glibc malloc_trim): Kaldi frees ~100 MB after a voicemail,
-    which glibc otherwise keeps in per-thread arenas; no-op elsewhere."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return
-    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def load_transcriber(

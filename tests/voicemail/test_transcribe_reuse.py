@@ -20,6 +20,7 @@ from storage.models import Job
 from storage.queue import enqueue_job
 from tests.voicemail.asr_audio import KOREAN_SENTENCES, RATE, espeak_wav, pcm_of, silence, vosk_transcriber
 from voicemail.transcribe import VoskTranscriber
+from voicemail.transcription_settings import TranscriptionSettings
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +159,35 @@ def test_a_drained_queue_hands_the_warm_recognizers_back(gateway: Any, sentences
     assert transcriber.idle_recognizers() >= 1, "the night's threads keep their recognizers"
     assert asyncio.run(worker.run_once()) == 0
     assert transcriber.idle_recognizers() == 0
+
+
+def test_an_idle_worker_drops_the_model_and_loads_it_again_for_the_next_job(
+    gateway: Any, sentences: list[bytes]
+) -> None:
+    loaded: list[VoskTranscriber] = []
+
+    def load() -> VoskTranscriber:
+        loaded.append(VoskTranscriber(TranscriptionSettings(unload_after_idle_s=0.2), environ={}))
+        return loaded[-1]
+
+    class Worker(TranscriptionWorker):
+        def transcribe_attachment(self, attachment_id: int) -> Any:
+            return self.transcriber().transcribe(sentences[0], RATE)
+
+    worker = Worker(gateway.engine, gateway.blobs, gateway.tickets, load, gateway.clock, "test-worker")
+    _enqueue(gateway, range(1, 2))
+    assert asyncio.run(worker.run_once()) == 1
+    assert asyncio.run(worker.run_once()) == 0  # drained: warm recognizers released, model kept
+    assert asyncio.run(worker.run_once()) == 0
+    assert worker._transcriber is loaded[0], "unloaded before unload_after_idle_s passed"
+    time.sleep(0.3)
+    assert asyncio.run(worker.run_once()) == 0
+    assert worker._transcriber is None
+    _enqueue(gateway, range(2, 3))
+    assert asyncio.run(worker.run_once()) == 1
+    assert len(loaded) == 2
+    with session_scope(gateway.engine) as s:
+        assert [j.state for j in s.exec(select(Job))] == ["done"] * 2
 
 
 def test_a_transcription_worker_process_does_not_load_the_web_stack(tmp_path: Path) -> None:
