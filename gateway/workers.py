@@ -33,6 +33,7 @@ from voicemail.heap import trim_heap
 
 log = logging.getLogger(__name__)
 _KINDS = frozenset(k.value for k in ChannelKind)
+_SETTLE_TRIES = 30  # with backoff up to 10 s: about 4 minutes of database outage
 
 
 def worker_id(instance: str) -> str:
@@ -85,15 +86,26 @@ class OutboxSender:
             worker=self.worker,
         )
         for row in rows:
-            await self._send(row)
+            try:
+                await self._send(row)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                # The database went away before the hand-over: the message goes back to the queue.
+                assert row.id is not None
+                await self._settle(
+                    self.engine,
+                    row.id,
+                    self.clock(),
+                    sent=False,
+                    error="database unavailable",
+                    max_attempts=self.max_attempts,
+                )
         return len(rows)
 
     async def _send(self, row: OutboxMessage) -> None:
         assert row.id is not None
         blocked = await asyncio.to_thread(self._blocked_reason, row)
         if blocked:
-            await asyncio.to_thread(
-                settle_outbox,
+            await self._settle(
                 self.engine,
                 row.id,
                 self.clock(),
@@ -128,8 +140,7 @@ class OutboxSender:
                 exc.reason,
             )
             self.health.failed(row.channel, exc.reason, permanent=exc.permanent)
-            await asyncio.to_thread(
-                settle_outbox,
+            await self._settle(
                 self.engine,
                 row.id,
                 self.clock(),
@@ -142,8 +153,7 @@ class OutboxSender:
         except Exception as exc:  # a notifier bug must not stop the loop; the row is retried
             log.exception("outbox %s via %s crashed", row.id, row.channel)
             self.health.failed(row.channel, f"{type(exc).__name__}: {exc}", permanent=False)
-            await asyncio.to_thread(
-                settle_outbox,
+            await self._settle(
                 self.engine,
                 row.id,
                 self.clock(),
@@ -153,13 +163,28 @@ class OutboxSender:
             )
             return
         self.health.sent(row.channel)
-        await asyncio.to_thread(
-            settle_outbox,
+        await self._settle(
             self.engine,
             row.id,
             self.clock(),
             sent=True,
             provider_ref=receipt.provider_ref if receipt else None,
+        )
+
+    async def _settle(self, engine: sa.Engine, outbox_id: int, now: datetime, **outcome: Any) -> None:
+        """Record a delivery's outcome, retrying while the database is away: left in `sending`, a
+        message handed over already would wait for its claim to time out and then go out twice."""
+        delay = 0.5
+        for _ in range(_SETTLE_TRIES):
+            try:
+                await asyncio.to_thread(settle_outbox, engine, outbox_id, now, **outcome)
+                return
+            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                log.warning("outbox %s: outcome not recorded yet (database unavailable)", outbox_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        log.error(
+            "outbox %s: outcome could not be recorded; it is retried after its claim expires", outbox_id
         )
 
     def _blocked_reason(self, row: OutboxMessage) -> str | None:

@@ -62,7 +62,11 @@ RECOVERY_LIMIT_S = 60.0  # a fault's channel must be healthy again this long aft
 UNPROCESSED = {
     "spool": "SELECT count(*) FROM inbound_spool WHERE state IN ('queued', 'running')",
     "jobs": "SELECT count(*) FROM job WHERE state IN ('queued', 'running')",
-    "outbox": "SELECT count(*) FROM outbox WHERE state = 'queued' AND next_attempt_at <= now()",
+    # Due, or being handed over now: a row a killed process left in `sending` must not stay there.
+    "outbox": (
+        "SELECT count(*) FROM outbox"
+        " WHERE state = 'sending' OR (state = 'queued' AND next_attempt_at <= now())"
+    ),
 }
 Q_MAIL = (
     "SELECT external_id, count(*) FROM message WHERE channel = 'email' AND direction = 'in'"
