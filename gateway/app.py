@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
 
 log = logging.getLogger(__name__)
 
+_STOP_WAIT_S = 10.0
 ALL_ROLES = frozenset({"api", "mail", "sms", "sip", "outbox", "sla", "transcribe"})
 
 
@@ -103,7 +104,11 @@ class Gateway:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: a loop that swallowed its cancellation must not keep a SIGTERM'd process alive.
+            _, stuck = await asyncio.wait(self._tasks, timeout=_STOP_WAIT_S)
+            for task in stuck:
+                log.error("background task %s did not stop; leaving it", task.get_coro())
         self._tasks.clear()
         if self.supervisor is not None:
             await self.supervisor.stop()

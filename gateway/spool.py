@@ -100,8 +100,11 @@ class SpoolProcessor:
                     # about `busy_share` of this process (the GIL is one core); the backlog drains after.
                     await asyncio.sleep((time.monotonic() - started) * (1 / self.busy_share - 1))
                 continue
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+            # arrives just as the event is set, and the process then never finished stopping.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), timeout=self.idle_poll_s)
+                async with asyncio.timeout(self.idle_poll_s):
+                    await wakeup.wait()
             wakeup.clear()
 
     def _wire_busy(self) -> bool:

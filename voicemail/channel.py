@@ -699,7 +699,9 @@ class VoicemailChannel:
                 log.error("unreadable quarantine entry %s: %r", sidecar.name, exc)
                 continue
             try:
-                await asyncio.wait_for(inbox.ingest(contact), self._settings.ingest_timeout_s)
+                # Not wait_for: on Python 3.11 it can swallow the channel's cancellation at stop.
+                async with asyncio.timeout(self._settings.ingest_timeout_s):
+                    await inbox.ingest(contact)
             except Exception as exc:
                 log.warning("quarantined voicemail %s still not ingested: %r", sidecar.name, exc)
                 continue

@@ -297,3 +297,20 @@ def test_a_full_blob_disk_holds_mail_in_the_spool_without_spending_its_attempts(
     with session_scope(gateway.engine) as s:
         message = s.exec(select(Message)).one()
         assert message.quarantine_reason is None
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_the_spool_worker_stops_when_cancelled_just_as_a_mail_wakes_it(gateway: Any, turns: int) -> None:
+    # Python 3.11's asyncio.wait_for swallowed exactly this cancellation: the gateway then never
+    # finished stopping after SIGTERM (seen as a hung SMTP crash test).
+    async def scenario() -> bool:
+        task = asyncio.create_task(_processor(gateway).run_forever())
+        await asyncio.sleep(0.1)  # idle, waiting for a wake-up
+        gateway.inbox.spooled.set()
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        return bool(done)
+
+    assert asyncio.run(scenario())
