@@ -77,12 +77,7 @@ class Gateway:
         if self.spool is not None:
             self._tasks.append(asyncio.create_task(self.spool.run_forever()))
         if self.outbox is not None:
-            with contextlib.suppress(Exception):  # the database may be down at start
-                held = await asyncio.to_thread(
-                    requeue_orphaned_outbox, self.engine, worker_gone, self.clock()
-                )
-                if held:
-                    log.warning("%d outbound messages held by a dead process were queued again", held)
+            await self._take_back(requeue_orphaned_outbox, "outbound messages")
             self._tasks.append(
                 asyncio.create_task(every(w.outbox_interval_s, self.outbox.run_once, "outbox"))
             )
@@ -91,15 +86,18 @@ class Gateway:
                 asyncio.create_task(every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla"))
             )
         if self.transcription is not None:
-            with contextlib.suppress(Exception):  # the database may be down at start; the lease covers it
-                orphans = await asyncio.to_thread(
-                    requeue_orphaned_jobs, self.engine, worker_gone, self.clock()
-                )
-                if orphans:
-                    log.warning("%d jobs held by a dead worker were queued again", orphans)
+            await self._take_back(requeue_orphaned_jobs, "transcription jobs")
             self._tasks.append(
                 asyncio.create_task(every(w.jobs_interval_s, self.transcription.run_once, "transcribe"))
             )
+
+    async def _take_back(self, requeue: Callable[..., int], what: str) -> None:
+        """Queue again at once what a killed process on this host had claimed, before this one's loop
+        starts. With the database down at start they are taken back when their claims expire."""
+        with contextlib.suppress(Exception):
+            taken = await asyncio.to_thread(requeue, self.engine, worker_gone, self.clock())
+            if taken:
+                log.warning("%d %s held by a dead process were queued again", taken, what)
 
     async def stop(self) -> None:
         for task in self._tasks:

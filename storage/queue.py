@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -14,6 +14,8 @@ from storage.db import session_scope
 from storage.models import InboundSpool, Job, OutboxMessage
 
 _CLAIMED_BY = "claimed_by"  # outbox meta key: the worker id of the process sending it
+
+_LockedRow = TypeVar("_LockedRow", Job, InboundSpool)  # rows claimed with state/locked_by/run_after
 
 
 def claim_jobs(
@@ -51,13 +53,7 @@ def claim_jobs(
 def requeue_orphaned_jobs(engine: sa.Engine, is_dead: Callable[[str], bool], now: datetime) -> int:
     """Jobs a dead worker held go back to the queue at once instead of after the claim's lease (a
     transcription must not wait half an hour because the process was killed mid-decode)."""
-    with session_scope(engine, write=True) as s:
-        rows = s.exec(select(Job).where(col(Job.state) == "running").with_for_update(skip_locked=True)).all()
-        orphans = [job for job in rows if job.locked_by and is_dead(job.locked_by)]
-        for job in orphans:
-            job.state, job.locked_by, job.run_after = "queued", None, now
-            s.add(job)
-        return len(orphans)
+    return _requeue_orphans(engine, Job, is_dead, now)
 
 
 def finish_job(engine: sa.Engine, job_id: int, now: datetime) -> None:
@@ -256,9 +252,16 @@ def release_spool(
 def requeue_orphaned_spool(engine: sa.Engine, is_dead: Callable[[str], bool], now: datetime) -> int:
     """Rows a dead worker held go back to the queue at once, instead of after the lease; the attempt
     still counts, so a mail that crashes its parser every time ends up quarantined, not in a loop."""
+    return _requeue_orphans(engine, InboundSpool, is_dead, now)
+
+
+def _requeue_orphans(
+    engine: sa.Engine, table: type[_LockedRow], is_dead: Callable[[str], bool], now: datetime
+) -> int:
+    """`running` rows of `table` whose `locked_by` worker is dead go back to `queued`, due now."""
     with session_scope(engine, write=True) as s:
         rows = s.exec(
-            select(InboundSpool).where(col(InboundSpool.state) == "running").with_for_update(skip_locked=True)
+            select(table).where(col(table.state) == "running").with_for_update(skip_locked=True)
         ).all()
         orphans = [row for row in rows if row.locked_by and is_dead(row.locked_by)]
         for row in orphans:
