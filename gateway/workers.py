@@ -92,7 +92,6 @@ class OutboxSender:
                 # The database went away before the hand-over: the message goes back to the queue.
                 assert row.id is not None
                 await self._settle(
-                    self.engine,
                     row.id,
                     self.clock(),
                     sent=False,
@@ -106,7 +105,6 @@ class OutboxSender:
         blocked = await asyncio.to_thread(self._blocked_reason, row)
         if blocked:
             await self._settle(
-                self.engine,
                 row.id,
                 self.clock(),
                 sent=False,
@@ -141,7 +139,6 @@ class OutboxSender:
             )
             self.health.failed(row.channel, exc.reason, permanent=exc.permanent)
             await self._settle(
-                self.engine,
                 row.id,
                 self.clock(),
                 sent=False,
@@ -154,7 +151,6 @@ class OutboxSender:
             log.exception("outbox %s via %s crashed", row.id, row.channel)
             self.health.failed(row.channel, f"{type(exc).__name__}: {exc}", permanent=False)
             await self._settle(
-                self.engine,
                 row.id,
                 self.clock(),
                 sent=False,
@@ -164,20 +160,19 @@ class OutboxSender:
             return
         self.health.sent(row.channel)
         await self._settle(
-            self.engine,
             row.id,
             self.clock(),
             sent=True,
             provider_ref=receipt.provider_ref if receipt else None,
         )
 
-    async def _settle(self, engine: sa.Engine, outbox_id: int, now: datetime, **outcome: Any) -> None:
+    async def _settle(self, outbox_id: int, now: datetime, **outcome: Any) -> None:
         """Record a delivery's outcome, retrying while the database is away: left in `sending`, a
         message handed over already would wait for its claim to time out and then go out twice."""
         delay = 0.5
         for _ in range(_SETTLE_TRIES):
             try:
-                await asyncio.to_thread(settle_outbox, engine, outbox_id, now, **outcome)
+                await asyncio.to_thread(settle_outbox, self.engine, outbox_id, now, **outcome)
                 return
             except (sa.exc.OperationalError, sa.exc.InterfaceError):
                 log.warning("outbox %s: outcome not recorded yet (database unavailable)", outbox_id)
