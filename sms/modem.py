@@ -334,11 +334,13 @@ class Modem:
     def _unreadable_after(self, previous: int | None) -> int | None:
         """Location of the unconvertible SMS that follows `previous`, found by reading locations one
         by one (GetSMS is exact and cheap); it stays on the modem, listed in `unreadable`."""
-        known = sorted(loc for loc in self.unreadable if previous is None or loc > previous)
+        known = {loc for loc in self.unreadable if previous is None or loc > previous}
         # SIM and phone memories count from 1; Gammu's dummy numbers them folder × 10000 + n.
         starts = [previous + 1] if previous is not None else [1, 10001]
-        candidates = [*known, *(loc for start in starts for loc in range(start, start + _PROBE_LOCATIONS))]
-        for location in candidates:
+        scan = {loc for start in starts for loc in range(start, start + _PROBE_LOCATIONS)}
+        # In location order: a known bad SMS further on must not hide a new one before it (and
+        # the good SMS between the two).
+        for location in sorted(known | scan):
             try:
                 self._link.call("GetSMS", Folder=0, Location=location)
             except ValueError:

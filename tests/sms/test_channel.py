@@ -366,3 +366,27 @@ def test_an_sms_gammu_cannot_decode_is_kept_on_the_modem_and_the_others_still_ar
     run(scenario)
     assert sorted(inbox.bodies()) == sorted(f"Prijava broj {n}" for n in (0, 1, 2, 3) if n != bad)
     assert inbox_files(modem_dir) == []
+
+
+def test_a_known_undecodable_sms_further_on_does_not_hide_a_new_one_before_it(
+    settings: SmsSettings, modem_dir: Path, inbox: RecordingInbox, clock: FakeClock
+) -> None:
+    for n in range(5):
+        inject_incoming(modem_dir, f"+38164123456{n}", f"Prijava broj {n}", when=WHEN)
+    files = sorted(inbox_files(modem_dir), key=lambda f: int(f.name))
+    _impossible_date(files[3])
+
+    async def scenario() -> None:
+        async with started(settings, inbox, clock) as channel:
+            assert await channel.poll_once() == 4  # learns the fourth is undecodable
+            assert len(channel.modem.unreadable) == 1
+            for n in range(3):  # new SMS fill the freed locations before it; the second is bad too
+                inject_incoming(modem_dir, f"+38165123456{n}", f"Nova prijava {n}", when=WHEN)
+            newer = sorted(set(inbox_files(modem_dir)) - {files[3]}, key=lambda f: int(f.name))
+            _impossible_date(newer[1])
+            assert await channel.poll_once() == 2
+            assert channel.status().detail == "2 SMS cannot be decoded; kept on the modem"
+
+    run(scenario)
+    expected = [f"Prijava broj {n}" for n in (0, 1, 2, 4)] + ["Nova prijava 0", "Nova prijava 2"]
+    assert sorted(inbox.bodies()) == sorted(expected)
