@@ -33,11 +33,28 @@ from voicemail.heap import trim_heap
 
 log = logging.getLogger(__name__)
 _KINDS = frozenset(k.value for k in ChannelKind)
-_SETTLE_TRIES = 30  # with backoff up to 10 s: about 4 minutes of database outage
+_RECORD_TRIES = 30  # with backoff up to 10 s: about 4 minutes of database outage
 
 
 def worker_id(instance: str) -> str:
     return f"{instance}@{socket.gethostname()}:{os.getpid()}"
+
+
+async def record_once_database_answers(
+    what: str, record: Callable[..., Any], *args: Any, **kwargs: Any
+) -> None:
+    """Run `record` (a write that settles claimed work) in a thread, retrying while the database is
+    away; otherwise the work stays claimed by a live process until its claim expires."""
+    delay = 0.5
+    for _ in range(_RECORD_TRIES):
+        try:
+            await asyncio.to_thread(record, *args, **kwargs)
+            return
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            log.warning("%s: outcome not recorded yet (database unavailable)", what)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    log.error("%s: outcome could not be recorded; it is taken up again when its claim expires", what)
 
 
 def worker_gone(worker: str) -> bool:
@@ -167,19 +184,10 @@ class OutboxSender:
         )
 
     async def _settle(self, outbox_id: int, now: datetime, **outcome: Any) -> None:
-        """Record a delivery's outcome, retrying while the database is away: left in `sending`, a
-        message handed over already would wait for its claim to time out and then go out twice."""
-        delay = 0.5
-        for _ in range(_SETTLE_TRIES):
-            try:
-                await asyncio.to_thread(settle_outbox, self.engine, outbox_id, now, **outcome)
-                return
-            except (sa.exc.OperationalError, sa.exc.InterfaceError):
-                log.warning("outbox %s: outcome not recorded yet (database unavailable)", outbox_id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        log.error(
-            "outbox %s: outcome could not be recorded; it is retried after its claim expires", outbox_id
+        # Left in `sending`, a message handed over already would wait for its claim to time out and
+        # then go out twice.
+        await record_once_database_answers(
+            f"outbox {outbox_id}", settle_outbox, self.engine, outbox_id, now, **outcome
         )
 
     def _blocked_reason(self, row: OutboxMessage) -> str | None:
@@ -306,11 +314,12 @@ class TranscriptionWorker:
             await asyncio.to_thread(self.transcribe_attachment, int(payload["attachment_id"]))
         except Exception as exc:
             log.exception("transcription job %s failed", job_id)
-            await asyncio.to_thread(
-                fail_job, self.engine, job_id, self.clock(), f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}"
+            await record_once_database_answers(
+                f"job {job_id}", fail_job, self.engine, job_id, self.clock(), error
             )
             return
-        await asyncio.to_thread(finish_job, self.engine, job_id, self.clock())
+        await record_once_database_answers(f"job {job_id}", finish_job, self.engine, job_id, self.clock())
 
     def transcribe_attachment(self, attachment_id: int) -> TranscriptRow:
         from voicemail.transcribe import read_wav_pcm16

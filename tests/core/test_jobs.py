@@ -74,3 +74,21 @@ def test_outbound_messages_a_killed_sender_had_claimed_go_back_to_the_queue_at_o
     again = claim_outbox(gateway.engine, gateway.clock(), limit=5, worker=alive)
     assert {row.id for row in again} == {row.id for row in held_by_dead}  # at once, not after 10 min
     assert held_by_live.id not in {row.id for row in again}
+
+
+def test_an_outcome_is_recorded_once_the_database_answers_again() -> None:
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from gateway.workers import record_once_database_answers
+
+    tries: list[int] = []
+
+    def finish(job_id: int) -> None:
+        tries.append(job_id)
+        if len(tries) < 3:  # what psycopg raises while PostgreSQL restarts
+            raise sa.exc.OperationalError("UPDATE job", {}, ConnectionRefusedError("connection refused"))
+
+    asyncio.run(record_once_database_answers("job 7", finish, 7))
+    assert tries == [7, 7, 7]
