@@ -87,19 +87,6 @@ def seconds(pcm: bytes) -> float:
     return len(pcm) / 2 / RATE
 
 
-def wav_bytes(pcm: bytes) -> bytes:
-    import io
-    import wave
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
-    return buf.getvalue()
-
-
 def bare_decode(model: Any, pcm: bytes) -> int:
     """The recipe's decode: a fresh recognizer, 200 ms chunks, SetWords, Result JSON; returns words."""
     import vosk
@@ -153,6 +140,7 @@ def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool, arena_max:
     from gateway.config import load_config
     from storage.db import session_scope, upgrade
     from storage.models import Job
+    from voicemail.audio import wav_bytes
 
     folder.mkdir(exist_ok=True)  # one database per run: the jobs below must be new
     config = folder / "worker.toml"
@@ -176,7 +164,7 @@ def run_worker(recordings: list[bytes], folder: Path, *, reuse: bool, arena_max:
                 external_id=f"bench-{i}",
                 sender=f"+3816412345{i:02d}",
                 received_at=datetime.now(UTC),
-                attachments=(Attachment("voicemail.wav", "audio/wav", wav_bytes(pcm)),),
+                attachments=(Attachment("voicemail.wav", "audio/wav", wav_bytes(pcm, RATE)),),
             )
         )
     env = {**os.environ, "SISTEM48_SECRET": "bench-secret-bench-secret-bench-secret"}
