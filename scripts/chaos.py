@@ -310,10 +310,11 @@ class Health:
             self.samples.append((time.monotonic(), code, body))
             self._stop.wait(0.25)
 
-    def first(self, after: float, test: Callable[[int | None, dict[str, Any]], bool]) -> float | None:
+    def shown_after(self, since: float, test: Callable[[int | None, dict[str, Any]], bool]) -> float | None:
+        """Seconds from `since` to the first sample that passes `test`, or None."""
         for t, code, body in list(self.samples):
-            if t >= after and test(code, body):
-                return t
+            if t >= since and test(code, body):
+                return round(t - since, 1)
         return None
 
     def wait(self, test: Callable[[int | None, dict[str, Any]], bool], timeout: float) -> float | None:
@@ -581,18 +582,14 @@ class Chaos:
         time.sleep(2)
         down = time.monotonic()
         self.pg.stop("fast")
-        quarantine = self.root / "var" / "sip" / "quarantine"
         most_on_modem = most_quarantined = 0
         while time.monotonic() - down < self.fault_s:
             most_on_modem = max(most_on_modem, len(inbox_files(self.root / "modem")))
-            most_quarantined = max(
-                most_quarantined, len(list(quarantine.glob("*.json"))) if quarantine.exists() else 0
-            )
+            most_quarantined = max(most_quarantined, self._quarantined_calls())
             time.sleep(0.2)
         self.pg.start()
         phase.fault_end = time.monotonic()
-        seen = self.health.first(down, component("database", lambda v: v != "up"))
-        phase.detected_s = None if seen is None else round(seen - down, 1)
+        phase.detected_s = self.health.shown_after(down, component("database", lambda v: v != "up"))
         self._healed(phase)
         if self.gateway.proc is not None and self.gateway.proc.poll() is not None:
             phase.notes.append("the gateway process died")
@@ -611,8 +608,7 @@ class Chaos:
         time.sleep(self.fault_s)
         self.relay.mode = "ok"
         phase.fault_end = time.monotonic()
-        seen = self.health.first(start, component("outbound.email", not_up))
-        phase.detected_s = None if seen is None else round(seen - start, 1)
+        phase.detected_s = self.health.shown_after(start, component("outbound.email", not_up))
         self._healed(phase)
         phase.notes.append(f"relay refused {self.relay.refused - refused_before} mails")
 
@@ -626,8 +622,7 @@ class Chaos:
         waiting = len(inbox_files(self.root / "modem-away"))
         self.load.plug_modem()
         phase.fault_end = time.monotonic()
-        seen = self.health.first(start, component("channels.sms", not_up))
-        phase.detected_s = None if seen is None else round(seen - start, 1)
+        phase.detected_s = self.health.shown_after(start, component("channels.sms", not_up))
         self._healed(phase)
         phase.notes.append(f"SMS that arrived for the unplugged modem: {waiting}")
 
@@ -639,8 +634,7 @@ class Chaos:
         time.sleep(hold)
         self.registrar.start()
         phase.fault_end = time.monotonic()
-        seen = self.health.first(start, component("channels.sip", not_up))
-        phase.detected_s = None if seen is None else round(seen - start, 1)
+        phase.detected_s = self.health.shown_after(start, component("channels.sip", not_up))
         self._healed(phase)
 
     def _disk_full(self) -> None:
@@ -652,19 +646,20 @@ class Chaos:
             while True:
                 fh.write(b"\0" * (1 << 20))
                 fh.flush()
-        quarantine = self.root / "var" / "sip" / "quarantine"
         most_quarantined = 0
         while time.monotonic() - start < self.fault_s:
-            most_quarantined = max(
-                most_quarantined, len(list(quarantine.glob("*.json"))) if quarantine.exists() else 0
-            )
+            most_quarantined = max(most_quarantined, self._quarantined_calls())
             time.sleep(0.2)
         filler.unlink()
         phase.fault_end = time.monotonic()
-        seen = self.health.first(start, component("storage.blobs", not_up))
-        phase.detected_s = None if seen is None else round(seen - start, 1)
+        phase.detected_s = self.health.shown_after(start, component("storage.blobs", not_up))
         self._healed(phase)
         phase.notes.append(f"calls kept in the SIP quarantine folder: up to {most_quarantined}")
+
+    def _quarantined_calls(self) -> int:
+        """Recordings the SIP line keeps on disk because the core did not take them (yet)."""
+        folder = self.root / "var" / "sip" / "quarantine"
+        return len(list(folder.glob("*.json"))) if folder.exists() else 0
 
     def _drain(self) -> dict[str, Any]:
         """Wait until everything acknowledged is processed: spool, modem, quarantine, jobs, outbox."""
@@ -676,8 +671,7 @@ class Chaos:
                 with engine.connect() as c:
                     left = {name: c.execute(sa.text(sql)).scalar_one() for name, sql in UNPROCESSED.items()}
                 left["modem"] = len(inbox_files(self.root / "modem"))
-                quarantine = self.root / "var" / "sip" / "quarantine"
-                left["sip_quarantine"] = len(list(quarantine.glob("*.json"))) if quarantine.exists() else 0
+                left["sip_quarantine"] = self._quarantined_calls()
                 if not any(left.values()):
                     break
                 time.sleep(0.5)
