@@ -5,6 +5,7 @@ Standard library only, so every package can depend on it and it depends on nothi
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -200,6 +201,15 @@ class ChannelAuthFailed(ChannelError):
 
 class ChannelMisconfigured(ChannelError):
     """Config or device missing: stop and show on health."""
+
+
+def listen_failed(medium: str, where: str, exc: OSError) -> ChannelError:
+    """The one mapping of a failed bind for every medium: a port another process holds may come free
+    (retry), a port or address this host can never use (EACCES, EADDRNOTAVAIL) is a config error."""
+    detail = f"{medium}: cannot listen on {where}: {exc.strerror or exc}"
+    if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL, errno.EPERM):
+        return ChannelMisconfigured(detail)
+    return ChannelUnavailable(detail)
 
 
 class DeliveryFailed(Exception):
