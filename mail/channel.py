@@ -10,7 +10,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -20,9 +20,13 @@ from channels.base import (
     ChannelMisconfigured,
     ChannelState,
     ChannelStatus,
+    ChannelUnavailable,
     Inbox,
     RawInbound,
+    listen_failed,
 )
+from channels.clock import utc_now
+from channels.privacy import mask_address
 from mail.limits import ClientLimits
 from mail.settings import MailSettings
 
@@ -30,20 +34,6 @@ log = logging.getLogger(__name__)
 
 _AIOSMTPD_LOGGER = "mail.log"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def mask_address(address: str | None) -> str:
-    """`j***@example.org`: enough to follow a log, not enough to identify a citizen."""
-    if not address:
-        return "<>"
-    local, _, domain = address.strip("<>").rpartition("@")
-    if not local:
-        return "***"
-    return f"{local[0]}***@{domain}"
 
 
 class _SessionGate:
@@ -280,9 +270,11 @@ class MailChannel:
                 factory, settings.listen_host, settings.listen_port, backlog=256
             )
         except OSError as exc:
-            self._state = ChannelState.MISCONFIGURED
+            error = listen_failed(self.name, f"{settings.listen_host}:{settings.listen_port}", exc)
+            down = isinstance(error, ChannelUnavailable)
+            self._state = ChannelState.DOWN if down else ChannelState.MISCONFIGURED
             self._detail = f"cannot listen on {settings.listen_host}:{settings.listen_port}"
-            raise ChannelMisconfigured(f"mail: {self._detail}: {exc.strerror}") from exc
+            raise error from exc
         self._port = int(self._server.sockets[0].getsockname()[1])
         self._state, self._detail, self._since = ChannelState.UP, "", self._clock()
         log.info("mail channel listening on %s:%d", settings.listen_host, self._port)

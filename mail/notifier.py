@@ -19,13 +19,10 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from channels.base import DeliveryFailed, DeliveryReceipt, Notification
+from channels.clock import utc_now
 from mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _bracketed(message_id: str) -> str:
@@ -36,7 +33,7 @@ def _bracketed(message_id: str) -> str:
 class MailNotifier:
     """Sends one `Notification` per call through the relay in `settings.relay`."""
 
-    def __init__(self, settings: MailSettings, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, settings: MailSettings, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
         self._clock = clock
 
