@@ -56,6 +56,14 @@ def valid_address(address: str) -> bool:
     return len(address) <= _MAX_ADDRESS and bool(_ADDRESS.match(address)) and not address.startswith("@")
 
 
+def envelope_address(mail_from: str | None) -> str | None:
+    """The SMTP MAIL FROM address, lower-cased, when it is a mailbox (None for `<>`, the null sender)."""
+    if not mail_from:
+        return None
+    address = mail_from.strip("<>")
+    return address.lower() if valid_address(address) else None
+
+
 def first_mailbox(msg: Message, name: str) -> tuple[str | None, str | None]:
     """(lower-cased address, decoded display name) of a header's first mailbox; None when absent."""
     raw = raw_header(msg, name)

@@ -17,8 +17,8 @@ from channels.base import (
     RawInbound,
 )
 from channels.script import script_of
-from mail.classify import BOUNCE
-from mail.headers import valid_address
+from mail.classify import BOUNCE, is_null_sender
+from mail.headers import envelope_address
 from mail.parse import parse_message
 
 _MAX_EXTERNAL_ID = 250  # an absurd Message-ID must not become an unbounded database key
@@ -91,7 +91,6 @@ def contact_from_bytes(
 ) -> InboundContact:
     """The InboundContact for one received mail; never raises."""
     parsed = parse_message(raw, envelope_from=mail_from)
-    null_sender = mail_from is not None and mail_from.strip() in ("", "<>")
     meta: dict[str, str] = {
         "envelope_from": mail_from or "",
         "rcpt_to": ",".join(rcpt_tos),
@@ -99,7 +98,7 @@ def contact_from_bytes(
         "auto": parsed.auto,
         "script": script_of(parsed.body),
     }
-    if parsed.suppress_ack or null_sender:
+    if parsed.suppress_ack or is_null_sender(mail_from):
         meta["suppress_ack"] = "1"
     if parsed.auto_reason:
         meta["auto_reason"] = parsed.auto_reason
@@ -128,8 +127,8 @@ def contact_from_bytes(
     if not external_id or len(external_id) > _MAX_EXTERNAL_ID:
         external_id = f"sha256:{hashlib.sha256(raw).hexdigest()}"
     sender = parsed.sender
-    if sender is None and mail_from and not null_sender and valid_address(mail_from.strip("<>")):
-        sender = mail_from.strip("<>").lower()
+    if sender is None:
+        sender = envelope_address(mail_from)
     # Every text leaves through storable(): header values and names can carry NUL or raw 8-bit bytes.
     return InboundContact(
         channel=ChannelKind.EMAIL,

@@ -12,7 +12,7 @@ from email.message import Message
 from channels.base import Attachment
 from mail.charset import decode_header_text
 from mail.classify import classify
-from mail.headers import first_mailbox, header_text, load_message, message_ids, valid_address
+from mail.headers import envelope_address, first_mailbox, header_text, load_message, message_ids
 from mail.mime_guard import mime_shape_problem, tree_problem
 from mail.quotes import split_reply
 from mail.walk import walk_message
@@ -113,8 +113,8 @@ def _parse(raw: bytes, envelope_from: str | None) -> ParsedMail:
     reply_to, _reply_name = first_mailbox(msg, "Reply-To")
     if sender is None:
         sender = reply_to
-    if sender is None and envelope_from and valid_address(envelope_from.strip("<>")):
-        sender = envelope_from.strip("<>").lower()
+    if sender is None:
+        sender = envelope_address(envelope_from)
 
     walk = walk_message(msg, defects)
 
