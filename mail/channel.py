@@ -27,7 +27,7 @@ from channels.base import (
 )
 from channels.clock import utc_now
 from channels.privacy import mask_address
-from mail.limits import ClientLimits
+from mail.limits import ClientLimits, SessionGate
 from mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
@@ -36,29 +36,10 @@ _AIOSMTPD_LOGGER = "mail.log"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
 
 
-class _SessionGate:
-    """Caps concurrent sessions per client IP."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open: Counter[str] = Counter()
-
-    def admit(self, ip: str) -> bool:
-        if self.limit > 0 and self.open[ip] >= self.limit:
-            return False
-        self.open[ip] += 1
-        return True
-
-    def release(self, ip: str) -> None:
-        self.open[ip] -= 1
-        if self.open[ip] <= 0:
-            del self.open[ip]
-
-
 class _GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with a per-IP gate, a whole-session deadline and a 421 on internal errors."""
 
-    gate: _SessionGate
+    gate: SessionGate
     limits: ClientLimits
     session_deadline_s: float
     live: set[_GatewaySMTP]
@@ -181,7 +162,7 @@ class MailChannel:
         self._inbox: Inbox | None = None
         self._server: asyncio.Server | None = None
         self._live: set[_GatewaySMTP] = set()
-        self._gate = _SessionGate(settings.max_sessions_per_ip)
+        self._gate = SessionGate(settings.max_sessions_per_ip)
         self._limits = ClientLimits(settings)
         self._state = ChannelState.STOPPED
         self._detail = ""
