@@ -1,8 +1,6 @@
-"""Outbound mail to citizens (acknowledgements, status updates) through the configured SMTP relay.
-
-Marks automatic mail per RFC 3834 so autoresponders do not answer it; SMTP 4xx and network errors
-are temporary failures, 5xx permanent.
-"""
+"""Outbound mail to citizens (acknowledgements, status updates) through the configured SMTP relay,
+marked automatic per RFC 3834 so autoresponders do not answer it; SMTP 4xx and network errors are
+temporary failures, 5xx permanent."""
 
 from __future__ import annotations
 
