@@ -262,7 +262,7 @@ def _ingest(cfg: Config, contact: Any) -> None:
 @inject_app.command("mail")
 def inject_mail(file: Path, config: ConfigOpt = None) -> None:
     """Ingest an RFC 5322 message from a file, as if it arrived by SMTP."""
-    from mail.parse import contact_from_bytes
+    from mail.intake import contact_from_bytes
 
     cfg = _config(config)
     raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()

@@ -13,6 +13,7 @@ from channels.base import (
     Channel,
     ChannelMisconfigured,
     ChannelState,
+    ChannelUnavailable,
     DeliveryState,
 )
 from mail.channel import MailChannel
@@ -268,16 +269,26 @@ async def test_sessions_per_ip_are_capped(inbox: RecordingInbox) -> None:
     assert len(inbox.contacts) == 1
 
 
-async def test_start_on_a_taken_port_raises_misconfigured(inbox: RecordingInbox) -> None:
+async def test_start_on_a_taken_port_raises_unavailable_and_shows_down(inbox: RecordingInbox) -> None:
+    # Another process may free the port: the supervisor retries (channels.base.listen_failed).
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
         channel = MailChannel(channel_settings(listen_port=port))
-        with pytest.raises(ChannelMisconfigured):
+        with pytest.raises(ChannelUnavailable):
             await channel.start(inbox)
-        assert channel.status().state == ChannelState.MISCONFIGURED
+        assert channel.status().state == ChannelState.DOWN
         await channel.stop()
+
+
+async def test_start_on_an_address_this_host_lacks_raises_misconfigured(inbox: RecordingInbox) -> None:
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): no interface has it, so the bind can never succeed here.
+    channel = MailChannel(channel_settings(listen_host="192.0.2.1"))
+    with pytest.raises(ChannelMisconfigured):
+        await channel.start(inbox)
+    assert channel.status().state == ChannelState.MISCONFIGURED
+    await channel.stop()
 
 
 async def test_stop_is_idempotent_and_closes_open_sessions(inbox: RecordingInbox) -> None:

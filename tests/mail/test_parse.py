@@ -7,8 +7,11 @@ from email.message import EmailMessage
 
 import pytest
 
+from channels.script import script_of
+from mail.attachments import sniff_content_type
 from mail.charset import decode_bytes, decode_header_text
-from mail.parse import contact_from_bytes, parse_message, script_of, sniff_content_type
+from mail.intake import contact_from_bytes
+from mail.parse import parse_message
 from mail.quotes import split_reply
 from tests.mail.conftest import CORPUS, citizen_mail
 
@@ -293,12 +296,12 @@ def test_empty_bytes_are_quarantined_not_raised() -> None:
 
 
 def test_parser_crash_becomes_a_quarantine_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mail.parse
+    import mail.walk
 
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RecursionError("fault injected")
 
-    monkeypatch.setattr(mail.parse, "_walk_part", explode)
+    monkeypatch.setattr(mail.walk, "_walk_part", explode)
     parsed = parse_message(citizen_mail(subject="Kvar"))
     assert parsed.quarantine_reason == "parser error: RecursionError"
     assert parsed.subject == "Kvar"
