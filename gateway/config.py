@@ -280,7 +280,8 @@ def load_config(path: Path | None) -> Config:
         data["utilities"], data["categories"] = defaults["utilities"], defaults["categories"]
     config = parse_config(data, str(path))
     if path != EMBEDDED_DEFAULTS:
-        anchor_paths(config, path.resolve().parent)
+        # the directory the file is named in (config.example.toml is a symlink into the package)
+        anchor_paths(config, path.absolute().parent)
     return config
 
 
