@@ -84,7 +84,10 @@ class AssembledSms:
         digest = hashlib.sha256(self.sender.encode())
         for part in self.parts:
             sent = part.sent_at.isoformat() if part.sent_at else ""
-            fields = (sent, part.concat_ref, part.concat_total, part.concat_seq, part.text)
+            fields: tuple[object, ...] = (sent, part.concat_ref, part.concat_total, part.concat_seq)
+            fields += (part.text,)
+            if data := kinds.payload(part):  # 8-bit user data: two MMS notices differ only there
+                fields += (data.hex(),)
             digest.update(b"\x1e" + "\x1f".join(map(str, fields)).encode())
         return "sms-" + digest.hexdigest()
 

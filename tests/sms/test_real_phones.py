@@ -111,6 +111,19 @@ def test_binary_and_port_addressed_sms_are_quarantined_without_a_ticket_or_reply
     assert inbox_files(modem_dir) == []
 
 
+def test_two_binary_sms_in_the_same_second_are_two_messages_not_a_duplicate(
+    settings: SmsSettings, modem_dir: Path, inbox: RecordingInbox, clock: FakeClock
+) -> None:
+    for url in ("http://mms.mts.rs/m/aaa111", "http://mms.mts.rs/m/bbb222"):
+        put(modem_dir, deliver(CITIZEN, mms_notification(CITIZEN, url), dcs=0x04, when=WHEN, udh=PORTS_MMS))
+    assert poll(settings, inbox, clock) == 2
+    assert sorted(c.meta["mms_location"] for c in inbox.contacts) == [
+        "http://mms.mts.rs/m/aaa111",
+        "http://mms.mts.rs/m/bbb222",
+    ]
+    assert len({c.external_id for c in inbox.contacts}) == 2
+
+
 @pytest.mark.parametrize(
     ("udh", "dcs"),
     [
