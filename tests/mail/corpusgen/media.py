@@ -555,3 +555,89 @@ Content-Transfer-Encoding: base64
 """,
         crlf=True,
     )
+
+
+@sample(
+    "attachment-truncated-base64.eml",
+    "Gmail: RFC 2231 UTF-8 file name, the base64 of the PDF cut in the middle of a quantum",
+    Expected("zorica@gmail.example", "Zapisnik", "Dobro veče,", ("Zapisnik – mesna zajednica.pdf",)),
+)
+def truncated_base64() -> bytes:
+    name = urllib.parse.quote("Zapisnik – mesna zajednica.pdf")
+    cut = b64(PDF * 3)[:-3]
+    return lines(
+        f"""
+MIME-Version: 1.0
+From: Zorica <zorica@gmail.example>
+Date: Mon, 16 Mar 2026 21:00:00 +0100
+Message-ID: <CAtrunc@mail.gmail.example>
+Subject: Zapisnik
+To: sistem48@grad.test
+Content-Type: multipart/mixed; boundary="0000000000001234abcd"
+
+--0000000000001234abcd
+Content-Type: text/plain; charset="UTF-8"
+Content-Transfer-Encoding: quoted-printable
+
+{qp("Dobro veče,", "utf-8")}
+
+--0000000000001234abcd
+Content-Type: application/pdf; name*=UTF-8''{name}
+Content-Disposition: attachment; filename*=UTF-8''{name}
+Content-Transfer-Encoding: base64
+
+{cut}
+--0000000000001234abcd--
+"""
+    )
+
+
+LONG_NAME = "Фотографија рупе на коловозу у Улици Војводе Степе испред броја 112, снимљено ујутру " * 2
+LONG_NAME += ".png"
+
+
+@sample(
+    "attachment-long-cyrillic-name-continuations.eml",
+    "Yahoo: a 170-character Cyrillic file name split over RFC 2231 continuations (filename*0*, *1*, …)",
+    Expected("mailbox1234@yahoo.example", "Slika", "Šaljem sliku", (LONG_NAME,)),
+)
+def long_name() -> bytes:
+    quoted = urllib.parse.quote(LONG_NAME)
+    chunks = [quoted[i : i + 60] for i in range(0, len(quoted), 60)]
+    # a continuation must not split a %XX escape
+    fixed: list[str] = []
+    carry = ""
+    for chunk in chunks:
+        chunk = carry + chunk
+        cut = chunk.rfind("%", max(len(chunk) - 2, 0))
+        carry, chunk = (chunk[cut:], chunk[:cut]) if cut >= 0 else ("", chunk)
+        fixed.append(chunk)
+    if carry:
+        fixed.append(carry)
+    params = ";\n".join(
+        f" filename*{i}*={'utf-8' + chr(39) * 2 if i == 0 else ''}{part}" for i, part in enumerate(fixed)
+    )
+    return lines(
+        f"""
+From: mailbox1234@yahoo.example
+To: sistem48@grad.test
+Subject: Slika
+Date: Tue, 17 Mar 2026 07:00:00 +0100
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="----=_Part_1_2.3"
+
+------=_Part_1_2.3
+Content-Type: text/plain; charset=UTF-8
+Content-Transfer-Encoding: quoted-printable
+
+{qp("Šaljem sliku.", "utf-8")}
+------=_Part_1_2.3
+Content-Type: image/png
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment;
+{params}
+
+{b64(PNG_1X1)}
+------=_Part_1_2.3--
+"""
+    )
