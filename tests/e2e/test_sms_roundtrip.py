@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gateway.app import build_gateway
 from gateway.tickets import Actor, Change, Status
@@ -33,6 +33,13 @@ async def _round(gw: Any) -> None:
     await gw.channels[0].inner.poll_once()
     while await gw.outbox.run_once():
         pass
+    # The gateway's own outbox loop runs too and may hold a row it claimed first: wait for it.
+    for _ in range(400):
+        with session_scope(gw.engine) as s:
+            busy = s.exec(select(OutboxMessage).where(col(OutboxMessage.state).in_(("queued", "sending"))))
+            if busy.first() is None:
+                return
+        await asyncio.sleep(0.05)
 
 
 def test_sms_gets_acknowledged_in_its_script_and_status_keyword_answers(
