@@ -5,6 +5,7 @@ files, sounds, migrations and embedded config."""
 from __future__ import annotations
 
 import os
+import shutil
 import smtplib
 import socket
 import subprocess
@@ -43,10 +44,16 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def _wheel(out: Path) -> Path:
+    # From a copy: an in-tree build would write build/ and *.egg-info into the checkout, and a stale
+    # build/lib could smuggle deleted modules into the wheel.
+    source = out.parent / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "var",
+    ))  # fmt: skip
     # No build isolation: the build uses this venv's setuptools instead of downloading one.
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", str(out),
-         str(ROOT)],
+         str(source)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     log = built.stdout + built.stderr
