@@ -168,11 +168,16 @@ def _template_parts(cfg: Config) -> None:
         "label": "u radu",
         "due_part": " Rok: 24.11. 15:30.",
         "text": "Hvala na prijavi.",
+        "mail": (cfg.mail.accept_addresses or [cfg.mail.from_address])[0],
     }
     typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
-    for kind in SMS_TEMPLATES:
+    templates = {**SMS_TEMPLATES, "ack_mms": cfg.sms.mms_reply}
+    for kind, template in templates.items():
         counts = [
-            count_parts(sms_body(kind, script, automatic=kind != "reply", **sample), cfg.sms.encoding_policy)
+            count_parts(
+                sms_body(kind, script, automatic=kind != "reply", template=template, **sample),
+                cfg.sms.encoding_policy,
+            )
             for script in ("latin", "cyrillic")
         ]
         flag = "" if all(c.parts == 1 for c in counts) else "   <- more than one part"

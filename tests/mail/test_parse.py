@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 import pytest
 
@@ -13,7 +12,8 @@ from mail.charset import decode_bytes, decode_header_text
 from mail.intake import contact_from_bytes
 from mail.parse import parse_message
 from mail.quotes import split_reply
-from tests.mail.conftest import CORPUS, citizen_mail
+from tests.mail.conftest import CORPUS, citizen_mail, with_attachment
+from tests.mail.corpusgen.media import TNEF_FILES
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -188,27 +188,16 @@ def test_serbian_out_of_office_subject_is_automatic() -> None:
 
 
 def test_mdn_is_classified() -> None:
-    assert parse_message((CORPUS / "flanker__disposition-notification.eml").read_bytes()).auto == "mdn"
+    assert parse_message((CORPUS / "mdn-rfc3798-read-receipt.eml").read_bytes()).auto == "mdn"
 
 
 # --- containers, files, hints -------------------------------------------------------------------
 
 
-def _with_attachment(data: bytes, ctype: str, filename: str | None) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "petar@example.org"
-    msg["Subject"] = "Fotografija"
-    msg.set_content("Šaljem sliku.")
-    maintype, subtype = ctype.split("/")
-    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return msg.as_bytes()
-
-
 def test_tnef_winmail_dat_yields_its_files() -> None:
-    tnef = (CORPUS / "tnefparse__two-files.tnef").read_bytes()
-    parsed = parse_message(_with_attachment(tnef, "application/ms-tnef", "winmail.dat"))
-    files = {a.filename: len(a.data) for a in parsed.attachments}
-    assert files == {"AUTHORS": 244, "README": 893}
+    tnef = (CORPUS / "winmail-two-files.tnef").read_bytes()
+    parsed = parse_message(with_attachment(tnef, "application/ms-tnef", "winmail.dat"))
+    assert {a.filename: a.data for a in parsed.attachments} == TNEF_FILES
     assert parsed.body == "Šaljem sliku."
 
 
@@ -222,7 +211,7 @@ def test_tnef_winmail_dat_yields_its_files() -> None:
     ],
 )
 def test_octet_stream_photos_get_their_real_type(data: bytes, expected: str) -> None:
-    parsed = parse_message(_with_attachment(data, "application/octet-stream", None))
+    parsed = parse_message(with_attachment(data, "application/octet-stream", None))
     [attachment] = parsed.attachments
     assert attachment.content_type == expected
     assert attachment.filename.startswith("attachment-1.")
@@ -234,7 +223,7 @@ def test_image_jpg_label_is_normalised() -> None:
 
 
 def test_unsafe_attachment_names_are_sanitised() -> None:
-    parsed = parse_message(_with_attachment(b"data", "text/plain", "../../etc/passwd"))
+    parsed = parse_message(with_attachment(b"data", "text/plain", "../../etc/passwd"))
     [attachment] = parsed.attachments
     assert "/" not in attachment.filename
     assert not attachment.filename.startswith(".")
