@@ -169,6 +169,8 @@ def _template_parts(cfg: Config) -> None:
         "due_part": " Rok: 24.11. 15:30.",
         "text": "Hvala na prijavi.",
     }
+    # The status link's token is always 8 characters; the host is this configuration's own.
+    sample["url"] = f"{cfg.gateway.public_base_url.rstrip('/')}/s/{sample['ref']}/{'x' * 8}"
     typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
     for kind in SMS_TEMPLATES:
         counts = [

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import html
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from sqlmodel import col, select
 
 from gateway.notify import STATUS_LABEL
+from gateway.statuslink import token_matches
 from gateway.text import lat_to_cyr, mask_pii
 from storage.db import session_scope
 from storage.models import Ticket, TicketEvent
@@ -146,7 +146,7 @@ def lookup(gw: Gateway, reference: str, token: str) -> str | None:
         ticket = s.exec(select(Ticket).where(Ticket.reference == reference.upper())).first()
         expected = ticket.public_token if ticket is not None else "x" * 12
         # Compared even for an unknown reference so both mistakes take the same time.
-        matches = hmac.compare_digest(token.encode(), expected.encode())
+        matches = token_matches(gw.signer, reference, expected, token)
         if ticket is None or not matches or ticket.status == "discarded":
             return None
         events = s.exec(
@@ -167,6 +167,10 @@ def make_router(per_minute: int = 30) -> APIRouter:
         if key not in limiters:
             limiters[key] = RateLimiter(per_minute, timedelta(minutes=1), gw.clock)
         return limiters[key]
+
+    @router.get("/s/{reference}/{token}")
+    async def short_status_page(request: Request, reference: str, token: str) -> Response:
+        return await status_page(request, reference, token)
 
     @router.get("/s/{reference}")
     async def status_page(request: Request, reference: str, t: str = "") -> Response:

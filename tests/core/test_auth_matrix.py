@@ -24,6 +24,7 @@ from channels.base import Attachment, ChannelKind, InboundContact
 from gateway.api.open311 import media_token
 from gateway.app import build_gateway, create_app
 from gateway.auth import add_user, create_token
+from gateway.statuslink import status_token
 from gateway.tickets import Actor, Change, Status
 from storage.db import session_scope
 from storage.models import AttachmentRow, CallLog, Ticket
@@ -269,6 +270,7 @@ MATRIX: tuple[Case, ...] = (
     Case("POST", "/open311/v2/{rest:path}", EVERYONE, "public", url="/open311/v2/nothing.json", ok=404),
     # -- the citizen's status page: the public token in the URL is the key ---------------------
     Case("GET", "/s/{reference}", EVERYONE, "public", url="/s/{ref}?t={public}", ok=200),
+    Case("GET", "/s/{reference}/{token}", EVERYONE, "public", url="/s/{ref}/{status}", ok=200),
     # -- web UI (cookie session; bearer tokens are not web sessions) ---------------------------
     Case("GET", "/", EVERYONE, "web", ok=303),
     Case("GET", "/login", EVERYONE, "web", ok=200),
@@ -457,6 +459,7 @@ def seed(gw: Any) -> Seeded:
             "voice": voice,
             "att": str(att.id),
             "public": ticket.public_token,
+            "status": status_token(gw.signer, ref, ticket.public_token),
             "media": f"{att.id}-{media_token(gw, ticket.public_token, att.id)}.jpg",
             "token": "0" * 32,
             "call": "matrix-missed@pbx",
