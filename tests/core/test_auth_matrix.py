@@ -271,6 +271,8 @@ MATRIX: tuple[Case, ...] = (
     # -- the citizen's status page: the public token in the URL is the key ---------------------
     Case("GET", "/s/{reference}", EVERYONE, "public", url="/s/{ref}?t={public}", ok=200),
     Case("GET", "/s/{reference}/{token}", EVERYONE, "public", url="/s/{ref}/{status}", ok=200),
+    # the form key comes from a view of the page; without it the button answers like a wrong token
+    Case("POST", "/s/{reference}/{token}/nije", EVERYONE, "public", url="/s/{ref}/{status}/nije", ok=404),
     # -- web UI (cookie session; bearer tokens are not web sessions) ---------------------------
     Case("GET", "/", EVERYONE, "web", ok=303),
     Case("GET", "/login", EVERYONE, "web", ok=200),
