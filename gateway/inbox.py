@@ -284,7 +284,13 @@ class GatewayInbox:
             auto=auto,
             meta=meta,
         )
-        if quarantine or auto in NO_TICKET_AUTO or (citizen is None and not contact.attachments):
+        # The public report form may be anonymous (no phone, no e-mail): it still makes a ticket.
+        anonymous_ok = contact.channel == ChannelKind.WEB and meta.get("form") == "public"
+        if (
+            quarantine
+            or auto in NO_TICKET_AUTO
+            or (citizen is None and not contact.attachments and not anonymous_ok)
+        ):
             s.add(message)
             s.flush()
             self._attachments(s, None, message, stored)

@@ -273,6 +273,12 @@ MATRIX: tuple[Case, ...] = (
     Case("GET", "/s/{reference}/{token}", EVERYONE, "public", url="/s/{ref}/{status}", ok=200),
     # the form key comes from a view of the page; without it the button answers like a wrong token
     Case("POST", "/s/{reference}/{token}/nije", EVERYONE, "public", url="/s/{ref}/{status}/nije", ok=404),
+    # -- the public report form: no login; a POST without the signed form field comes back refused
+    # (400), or 429 once the matrix's many requests from one address hit the per-address limit
+    Case("GET", "/prijava", EVERYONE, "public", ok=200),
+    Case("GET", "/report", EVERYONE, "public", ok=200),
+    Case("POST", "/prijava", EVERYONE, "public", body={"description": "x"}),
+    Case("POST", "/report", EVERYONE, "public", body={"description": "x"}),
     # -- web UI (cookie session; bearer tokens are not web sessions) ---------------------------
     Case("GET", "/", EVERYONE, "web", ok=303),
     Case("GET", "/login", EVERYONE, "web", ok=200),

@@ -178,3 +178,39 @@ def test_citizen_follows_the_sms_link_and_presses_not_fixed(site: Site, phone: P
     with session_scope(gw.engine) as s:
         said = s.exec(select(Message.body).where(Message.channel == "web")).all()
     assert said == ["NIJE: Sijalica i dalje ne svetli."]
+
+
+def test_citizen_without_javascript_reports_with_a_photo_and_gets_an_sms(
+    site: Site, phone: Page, tmp_path: Path
+) -> None:
+    from tests.open311.conftest import GPS, photo_with_exif
+
+    number = "+381652223344"
+    picture = tmp_path / "rupa.jpg"
+    picture.write_bytes(photo_with_exif())
+    phone.goto(site.url + "/prijava")
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
+    trap = phone.locator("#website").bounding_box()  # the honeypot stays out of a person's way
+    assert trap is not None and trap["x"] + trap["width"] <= 0
+    phone.screenshot(path=str(site.shots / "report_form_phone.png"), full_page=True)
+    phone.fill("#description", "Velika rupa na kolovozu, auto je oštetio gumu.")
+    phone.select_option("#category", label="Udarna rupa na kolovozu ili trotoaru")
+    phone.set_input_files("#photos", str(picture))
+    phone.fill("#phone", "065 222 3344")
+    phone.check("input[name=via][value=sms]")
+    phone.get_by_role("button", name="Pošalji prijavu").click()
+    phone.wait_for_load_state()
+
+    reference = phone.locator("#reference").inner_text()
+    assert re.fullmatch(r"S48-2026-\d{6}", reference)
+    status_link = phone.locator("#status-link").get_attribute("href")
+    assert status_link is not None and f"/s/{reference}/" in status_link
+    assert "+381…44" in phone.inner_text("main")
+    phone.screenshot(path=str(site.shots / "report_thanks_phone.png"), full_page=True)
+
+    line = ack_line(site, number)
+    assert status_link in line and reference in line
+    t = ticket_of(site, reference)
+    assert (t.channel, t.category, (t.lat, t.lon)) == ("web", "udarna_rupa", GPS)
+    phone.goto(status_link)
+    assert phone.locator(".badge").inner_text() == "Primljena"
