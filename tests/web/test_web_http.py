@@ -354,6 +354,8 @@ def test_dashboard_shows_the_health_of_a_running_smtp_listener(
         html = c.get("/dashboard").text
     g.engine.dispose()
     assert re.search(r'<li class="state-up"><b>mail</b>: up', html), html[html.find("health") :][:400]
+    health = html[html.find('class="health">') + 15 :].split("</ul>")[0]
+    assert "=" not in re.sub(r"<[^>]+>", "", health)  # raw channel metrics are for /metrics only
 
 
 def test_a_removed_or_re_roled_user_loses_the_open_session(client: TestClient, gw: Any) -> None:
