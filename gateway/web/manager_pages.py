@@ -45,8 +45,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "received": ("Primljeno", "Received"),
     "validated": ("Prihvaćeno", "Validated"),
     "forwarded": ("Van nadležnosti", "Forwarded"),
-    "r24": ("Rešeno ≤ 24 h", "Resolved ≤ 24 h"),
-    "r48": ("Rešeno ≤ 48 h", "Resolved ≤ 48 h"),
+    "r24": ("Rešeno ≤\u00a024\u00a0h", "Resolved ≤\u00a024\u00a0h"),
+    "r48": ("Rešeno ≤\u00a048\u00a0h", "Resolved ≤\u00a048\u00a0h"),
     "overdue": ("Kasni sada", "Overdue now"),
     "med_val": ("Medijana do prihvatanja (h)", "Median to validation (h)"),
     "med_res": ("Medijana do rešenja (h)", "Median to resolution (h)"),
@@ -84,8 +84,8 @@ def _shortcuts(today: date) -> dict[str, str]:
 
 def _names(gw: Any) -> dict[str, dict[str, str]]:
     return {
-        "utility": {u.code: u.name for u in gw.config.utilities},
-        "category": {c.code: c.name for c in gw.config.categories},
+        "utility": {"": "(još nije upućeno službi)", **{u.code: u.name for u in gw.config.utilities}},
+        "category": {"": "(još nije razvrstano)", **{c.code: c.name for c in gw.config.categories}},
         "total": {"": "Ukupno"},
     }
 
