@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -104,8 +104,7 @@ class Report:
     total: Row
 
 
-@dataclass(frozen=True)
-class TicketLine:
+class TicketLine(NamedTuple):  # a tuple: built once per ticket of a month, so it must be cheap
     reference: str
     channel: str
     status: str
@@ -123,37 +122,52 @@ class TicketLine:
 
 
 class WorkingClock:
-    """Working hours between two moments, as the SLA counts them, with each day's count cached: a
-    month of tickets needs one calendar walk per timestamp's day, not one per ticket."""
+    """Working hours between two moments, as the SLA counts them (WorkingCalendar's windows), with
+    each local day's windows and running total computed once: a month of tickets costs one calendar
+    lookup per day, not one walk per ticket."""
 
     def __init__(self, gw: Gateway) -> None:
         self.cal = gw.calendar
         self.tz = gw.calendar.tz
-        self._before: dict[date, float] = {}  # working seconds from the origin to each local midnight
+        # local day → (working seconds before that day since the origin, [(start, end) epoch seconds])
+        self._days: dict[date, tuple[float, list[tuple[float, float]]]] = {}
         self._origin: date | None = None
+        self._last: date | None = None
 
-    def _midnight(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), self.tz)
+    def _windows(self, day: date) -> list[tuple[float, float]]:
+        return [(a.timestamp(), b.timestamp()) for a, b in self.cal.counting_windows(day)]
+
+    def _day(self, day: date) -> tuple[float, list[tuple[float, float]]]:
+        known = self._days.get(day)
+        if known is not None:
+            return known
+        if self._origin is None or self._last is None:
+            self._origin = self._last = day
+            self._days[day] = (0.0, self._windows(day))
+            return self._days[day]
+        if day < self._origin:  # earlier than anything seen: extend backwards
+            cursor = self._origin
+            while cursor > day:
+                before, _ = self._days[cursor]
+                prev = cursor - timedelta(days=1)
+                windows = self._windows(prev)
+                self._days[prev] = (before - sum(b - a for a, b in windows), windows)
+                cursor = prev
+            self._origin = day
+            return self._days[day]
+        cursor = self._last
+        while cursor < day:
+            before, windows = self._days[cursor]
+            nxt = cursor + timedelta(days=1)
+            self._days[nxt] = (before + sum(b - a for a, b in windows), self._windows(nxt))
+            cursor = nxt
+        self._last = day
+        return self._days[day]
 
     def _upto(self, at: datetime) -> float:
-        day = at.astimezone(self.tz).date()
-        if self._origin is None:
-            self._origin = day - timedelta(days=1)
-            self._before[self._origin] = 0.0
-        if day < self._origin:
-            return -self.cal.working_time_between(at, self._midnight(self._origin)).total_seconds()
-        if day not in self._before:
-            known = max(d for d in self._before if d <= day)
-            running = self._before[known]
-            cursor = known
-            while cursor < day:
-                nxt = cursor + timedelta(days=1)
-                running += self.cal.working_time_between(
-                    self._midnight(cursor), self._midnight(nxt)
-                ).total_seconds()
-                self._before[nxt] = running
-                cursor = nxt
-        return self._before[day] + self.cal.working_time_between(self._midnight(day), at).total_seconds()
+        before, windows = self._day(at.astimezone(self.tz).date())
+        t = at.timestamp()
+        return before + sum(min(t, b) - a for a, b in windows if t > a)
 
     def hours(self, a: datetime | None, b: datetime | None) -> float | None:
         if a is None or b is None:
@@ -226,30 +240,33 @@ def ticket_lines(session: Session, gw: Gateway, period: Period) -> list[TicketLi
 
 def build_report(session: Session, gw: Gateway, period: Period) -> Report:
     lines = ticket_lines(session, gw, period)
-    by_utility: dict[str, Row] = defaultdict(lambda: Row(""))
-    by_category: dict[str, Row] = defaultdict(lambda: Row(""))
-    total = Row("")
+    by_utility: dict[str, list[TicketLine]] = defaultdict(list)
+    by_category: dict[str, list[TicketLine]] = defaultdict(list)
     for line in lines:
-        for row in (by_utility[line.utility], by_category[line.category], total):
-            _count(row, line)
-    for table in (by_utility, by_category):
-        for code, row in table.items():
-            row.code = code
-    return Report(period, _ordered(by_utility.values()), _ordered(by_category.values()), total)
+        by_utility[line.utility].append(line)
+        by_category[line.category].append(line)
+    return Report(
+        period,
+        _ordered(_row(code, group) for code, group in by_utility.items()),
+        _ordered(_row(code, group) for code, group in by_category.items()),
+        _row("", lines),
+    )
 
 
-def _count(row: Row, line: TicketLine) -> None:
-    row.received += 1
-    row.validated += line.validated_at is not None
-    row.forwarded += line.status == Status.FORWARDED.value
-    row.overdue_now += line.overdue
-    row.reopened += line.reopened
-    if line.to_validation_h is not None:
-        row.to_validation_h.append(line.to_validation_h)
-    if line.to_resolution_h is not None:
-        row.to_resolution_h.append(line.to_resolution_h)
-        row.resolved_24h += line.to_resolution_h <= 24
-        row.resolved_48h += line.to_resolution_h <= 48
+def _row(code: str, lines: list[TicketLine]) -> Row:
+    resolution = [t.to_resolution_h for t in lines if t.to_resolution_h is not None]
+    return Row(
+        code,
+        received=len(lines),
+        validated=sum(t.validated_at is not None for t in lines),
+        forwarded=sum(t.status == Status.FORWARDED.value for t in lines),
+        resolved_24h=sum(h <= 24 for h in resolution),
+        resolved_48h=sum(h <= 48 for h in resolution),
+        overdue_now=sum(t.overdue for t in lines),
+        reopened=sum(t.reopened for t in lines),
+        to_validation_h=[t.to_validation_h for t in lines if t.to_validation_h is not None],
+        to_resolution_h=resolution,
+    )
 
 
 def _ordered(rows: Iterable[Row]) -> list[Row]:
@@ -295,6 +312,35 @@ def tickets_csv(lines: list[TicketLine], tz: object, *, with_location: bool) -> 
                _num(t.to_validation_h), _num(t.to_resolution_h), int(t.reopened)]  # fmt: skip
         writer.writerow([*row, t.location] if with_location else row)
     return out.getvalue()
+
+
+class ReportCache:
+    """Recent reports by period, valid while no ticket was added and no ticket event written (every
+    change of a ticket writes one) and for at most `max_age`: repeated views of a month are cheap."""
+
+    def __init__(self, clock: Callable[[], datetime], max_age: timedelta = timedelta(minutes=5)) -> None:
+        self.clock = clock
+        self.max_age = max_age
+        self._entries: dict[str, tuple[tuple[object, ...], datetime, Report]] = {}
+
+    def get(self, session: Session, gw: Gateway, period: Period) -> Report:
+        fingerprint = tuple(
+            session.execute(
+                sa.select(
+                    sa.func.max(col(Ticket.id)), sa.select(sa.func.max(col(TicketEvent.id))).scalar_subquery()
+                )
+            ).one()
+        )
+        key = f"{period.kind}:{period.first}:{period.last}"
+        now = self.clock()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] == fingerprint and now - hit[1] < self.max_age:
+            return hit[2]
+        report = build_report(session, gw, period)
+        if len(self._entries) >= 32:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (fingerprint, now, report)
+        return report
 
 
 def _num(value: float | None) -> str:

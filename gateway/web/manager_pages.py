@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from gateway.api.deps import GW
 from gateway.reports import (
     Period,
-    build_report,
+    Report,
+    ReportCache,
     month_period,
     parse_period,
     quarter_period,
@@ -66,6 +67,14 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _report(request: Request, gw: Any, period: Period) -> Report:
+    cache: ReportCache | None = getattr(request.app.state, "report_cache", None)
+    if cache is None:
+        cache = request.app.state.report_cache = ReportCache(gw.clock)
+    with session_scope(gw.engine) as s:
+        return cache.get(s, gw, period)
+
+
 def _period(gw: Any, month: str, quarter: str, start: str, end: str) -> Period:
     today = gw.clock().astimezone(gw.calendar.tz).date()
     return parse_period(today, month, quarter, start, end)
@@ -111,11 +120,7 @@ async def reports_page(
 ) -> HTMLResponse:
     period = _period(gw, month, quarter, start, end)
 
-    def run() -> Any:
-        with session_scope(gw.engine) as s:
-            return build_report(s, gw, period)
-
-    report = await asyncio.to_thread(run)
+    report = await asyncio.to_thread(_report, request, gw, period)
     today = gw.clock().astimezone(gw.calendar.tz).date()
     peak = max([1, *(row.received for row in report.by_utility)])
     return r.page(
@@ -132,6 +137,7 @@ async def reports_page(
 
 @router.get("/reports/table.csv")
 async def table_csv_export(
+    request: Request,
     who: WebReader,
     gw: GW,
     month: str = "",
@@ -143,8 +149,7 @@ async def table_csv_export(
     names = _names(gw)
 
     def run() -> str:
-        with session_scope(gw.engine) as s:
-            report = build_report(s, gw, period)
+        report = _report(request, gw, period)
         return table_csv(report, lambda grouping, code: names[grouping].get(code, code))
 
     return _csv(await asyncio.to_thread(run), f"sistem48-{period.label}-tabela.csv")

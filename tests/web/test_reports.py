@@ -124,3 +124,39 @@ def test_the_printout_hides_navigation_and_period_forms(site: Any) -> None:
     assert "@media print" in css and "header.top" in css and ".no-print" in css
     page = c.get("/reports", params={"quarter": "2026-Q4"}).text
     assert 'class="card period no-print"' in page and "2026-Q4" in page
+
+
+def test_the_reports_working_clock_agrees_with_the_calendar_on_every_pair(gw: Any) -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.reports import WorkingClock
+
+    rng = random.Random(15)
+    clock = WorkingClock(gw)
+    base = datetime(2026, 4, 1, tzinfo=UTC)  # Orthodox Easter (12 April) and 1 May inside
+    for _ in range(400):
+        a = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 60))
+        b = a + timedelta(minutes=rng.randrange(0, 60 * 24 * 9))
+        expected = gw.calendar.working_time_between(a, b) / timedelta(hours=1)
+        assert clock.hours(a, b) == pytest.approx(expected, abs=1e-6), (a, b)
+
+
+def test_a_cached_report_is_rebuilt_as_soon_as_a_ticket_changes(site: Any) -> None:
+    from sqlmodel import select
+
+    from gateway.tickets import SYSTEM, Change, Status
+    from storage.models import Ticket
+
+    gw, c, refs = site
+    login(c, "nacelnik")
+
+    def forwarded() -> str:
+        table = rows(c.get("/reports/table.csv", params={"month": "2026-10"}).text)
+        return next(r["forwarded"] for r in table if r["grouping"] == "total")
+
+    assert forwarded() == forwarded() == "1"
+    with session_scope(gw.engine, write=True) as s:
+        row = s.exec(select(Ticket).where(Ticket.reference == refs["late"])).one()
+        gw.tickets.transition(s, row, Status.FORWARDED, SYSTEM, Change(forwarded_to="Republika"))
+    assert forwarded() == "2"
