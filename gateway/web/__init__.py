@@ -35,6 +35,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
+    from gateway.web.health_page import router as health_router
     from gateway.web.manager_pages import router as manager_router
     from gateway.web.pages import router as pages_router
     from gateway.web.render import Renderer, install_error_pages
@@ -49,4 +50,5 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(pages_router)
     app.include_router(ticket_router)
     app.include_router(manager_router)
+    app.include_router(health_router)
     install_error_pages(app)

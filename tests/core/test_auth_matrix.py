@@ -318,6 +318,7 @@ MATRIX: tuple[Case, ...] = (
     Case("POST", "/review/{reference}/callback", OPS, "web", url="/review/{own_voice}/callback", ok=200),
     Case("GET", "/dashboard", READERS, "web", ok=200),
     Case("GET", "/reports", READERS, "web", url="/reports?month=2026-11", ok=200),
+    Case("GET", "/admin/health", ADMINS, "web", ok=200),
     Case("GET", "/reports/table.csv", READERS, "web", url="/reports/table.csv?quarter=2026-Q4", ok=200),
     Case(
         "GET",
