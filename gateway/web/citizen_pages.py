@@ -156,7 +156,7 @@ def form_key(gw: Gateway, reference: str, token: str) -> str:
     return gw.signer.short_mac(f"nije:{reference.upper()}:{token}", 16)
 
 
-def render(gw: Gateway, view: StatusView, token: str, *, reopened: bool = False) -> tuple[str, str]:
+def render(gw: Gateway, view: StatusView, *, reopened: bool = False) -> tuple[str, str]:
     """(HTML, CSP) of the status page; the CSP names this page's own stylesheet by hash."""
     t = view.ticket
     sc = t.script
@@ -219,7 +219,8 @@ def render(gw: Gateway, view: StatusView, token: str, *, reopened: bool = False)
         parts.append(
             f'<section class="card"><h2>{w("Problem nije otklonjen?")}</h2>'
             f'<form method="post" action="{html.escape(path)}/nije">'
-            f'<input type="hidden" name="key" value="{form_key(gw, t.reference, token)}">'
+            # keyed to the short link the form posts to, also when the page came from an older long link
+            f'<input type="hidden" name="key" value="{form_key(gw, t.reference, path.rsplit("/", 1)[1])}">'
             f'<input type="hidden" name="nonce" value="{secrets.token_urlsafe(12)}">'
             f'<label for="comment">{w("Šta nije u redu? (nije obavezno)")}</label>'
             f'<textarea id="comment" name="comment" maxlength="{COMMENT_MAX}"></textarea>'
@@ -280,7 +281,7 @@ def page_response(gw: Gateway, reference: str, token: str, *, reopened: bool = F
         from gateway.public import HEADERS
 
         return Response(NOT_FOUND_HTML, 404, headers=HEADERS, media_type="text/html; charset=utf-8")
-    page, csp = render(gw, view, token[:64], reopened=reopened)
+    page, csp = render(gw, view, reopened=reopened)
     return Response(page, 200, headers=_headers(csp), media_type="text/html; charset=utf-8")
 
 

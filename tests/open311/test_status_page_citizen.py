@@ -148,3 +148,15 @@ def test_the_button_is_offered_only_on_a_resolved_ticket(env: Env) -> None:
         env.gw.tickets.transition(s, row, Status.RESOLVED, SYSTEM, Change(note="Popravljeno."))
     page = env.client.get(status_path(env.gw.signer, t.reference, t.public_token)).text
     assert "<form" in page and "Nije otklonjeno" in page
+
+
+def test_the_button_works_on_a_page_opened_from_an_older_long_e_mail_link(env: Env) -> None:
+    t = resolved(env)
+    page = env.client.get(f"/s/{t.reference}", params={"t": t.public_token}).text
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    key = re.search(r'name="key" value="([^"]+)"', page)
+    assert action and key
+    r = env.client.post(action.group(1), data={"key": key.group(1), "nonce": "old"}, follow_redirects=False)
+    assert r.status_code == 303
+    with session_scope(env.gw.engine) as s:
+        assert s.exec(select(Ticket.status).where(Ticket.id == t.id)).one() == "open"
