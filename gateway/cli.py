@@ -195,7 +195,7 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 @user_app.command("add")
 def user_add(
     username: str,
-    role: Annotated[str, typer.Option(help="admin | operator | utility")] = "operator",
+    role: Annotated[str, typer.Option(help="admin | operator | utility | manager")] = "operator",
     utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
     password: Annotated[
         str,
@@ -228,7 +228,7 @@ def _check_utility(cfg: Config, role: str, utility: str | None) -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin | operator | utility | app")],
+    role: Annotated[str, typer.Option(help="admin | operator | utility | app | manager")],
     utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
     config: ConfigOpt = None,
