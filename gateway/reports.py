@@ -195,7 +195,8 @@ def _tickets(session: Session, start: datetime, end: datetime) -> list[sa.Row[tu
         .where(col(Ticket.status) != Status.DISCARDED.value)
         .order_by(col(Ticket.created_at), col(Ticket.id))
     )
-    return list(session.execute(query).all())
+    # Core, not the ORM: a month is thousands of rows and they need no identity map.
+    return list(session.connection().execute(query).all())
 
 
 def _reopened(session: Session, start: datetime, end: datetime) -> set[int]:
