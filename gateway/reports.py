@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -175,7 +175,7 @@ class WorkingClock:
         return max(0.0, (self._upto(b) - self._upto(a)) / 3600)
 
 
-def _tickets(session: Session, start: datetime, end: datetime) -> list[sa.Row[tuple[object, ...]]]:
+def _tickets(session: Session, start: datetime, end: datetime) -> list[Any]:
     query = (
         sa.select(
             col(Ticket.id),
