@@ -1,6 +1,12 @@
 """Page render time of the staff UI with a full night: 200 voicemails (with word-timed transcripts)
 plus 200 other tickets. Prints p50/p95 for the inbox and the morning review (target p95 ≤ 200 ms),
-and their ratio to the login page measured in the same run as the baseline."""
+and their ratio to the login page measured in the same run as the baseline.
+
+`citizen` part: a city with 100 000 tickets over a year in the database; the citizen's status page,
+the public report form and the managers' report for one month (target p95 ≤ 200 ms), and the CSV
+exports of that month (target ≤ 2 s), again against the login page of the same run.
+
+    python benchmarks/ui_render.py [staff|citizen|all]"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import sys
 import tempfile
 import time
 import wave
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -97,12 +103,138 @@ def seed(gw: object, clock: Clock) -> None:
         )
 
 
+CITY_TICKETS, CITY_RUNS = 100_000, 20
+
+
+def seed_city(gw: object, total: int = CITY_TICKETS) -> tuple[str, str]:
+    """`total` tickets over 2026 in bulk (fates spread like a working city's: most validated and
+    resolved, some forwarded, some overdue); returns one October ticket's reference and token."""
+    import random
+
+    import sqlalchemy as sa
+
+    from storage.models import Ticket
+
+    rng = random.Random(48)
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    utilities = [(c.code, c.utility) for c in gw.config.categories]  # type: ignore[attr-defined]
+    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    span = datetime(2026, 12, 31, tzinfo=UTC).timestamp() - start
+    rows = []
+    for i in range(total):
+        created = datetime.fromtimestamp(start + span * i / total, UTC)
+        category, utility = utilities[i % len(utilities)]
+        fate = rng.random()
+        validated = created + timedelta(hours=rng.uniform(0.2, 30)) if fate > 0.05 else None
+        resolved = validated + timedelta(hours=rng.uniform(1, 90)) if validated and fate > 0.25 else None
+        status = (
+            "resolved"
+            if resolved
+            else "forwarded"
+            if fate < 0.08
+            else "assigned"
+            if validated
+            else "received"
+        )
+        rows.append(
+            {
+                "reference": f"S48-2026-{i + 1:06d}", "public_token": f"tok{i:09d}", "channel": "sms",
+                "status": status, "description": "Rupa na putu", "work_order_text": "Rupa na putu",
+                "category": category if validated else None, "utility": utility if validated else None,
+                "location_text": f"Kralja Petra {i % 200}", "script": "latin", "after_hours": False,
+                "created_at": created, "updated_at": resolved or validated or created,
+                "validated_at": validated, "resolved_at": resolved,
+                "due_at": validated + timedelta(hours=48) if validated else None,
+                "overdue": status == "assigned" and fate < 0.3,
+                "escalation_level": 0, "needs_callback": False,
+            }
+        )  # fmt: skip
+    with session_scope(gw.engine, write=True) as s:  # type: ignore[attr-defined]
+        for chunk in range(0, len(rows), 5000):
+            s.execute(sa.insert(table), rows[chunk : chunk + 5000])
+        october = s.exec(
+            select(Ticket).where(Ticket.created_at >= datetime(2026, 10, 10, tzinfo=UTC)).order_by(Ticket.id)
+        ).first()
+        assert october is not None
+        return october.reference, october.public_token
+
+
+def citizen(results: dict[str, tuple[float, float]]) -> None:
+    from gateway.statuslink import status_path
+    from tests.conftest import make_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        upgrade(f"sqlite:///{db}")
+        cfg = make_config(Path(tmp), f"sqlite:///{db}")
+        clock = Clock()
+        gw = build_gateway(cfg, clock=clock, roles=set())
+        with session_scope(gw.engine, write=True) as s:
+            add_user(s, username="manager", password="bench-password-1", role="manager")
+        t0 = time.perf_counter()
+        reference, token = seed_city(gw)
+        print(f"seeded a city of {CITY_TICKETS} tickets in {time.perf_counter() - t0:.1f} s")
+        status = status_path(gw.signer, reference, token)
+        with TestClient(create_app(cfg, gateway=gw)) as c:
+            page = c.get("/login").text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert csrf
+            c.post(
+                "/login", data={"username": "manager", "password": "bench-password-1", "csrf": csrf.group(1)}
+            )
+            pages = {
+                "/login": "/login",
+                "status page": status,
+                "/prijava": "/prijava",
+                "/reports month": "/reports?month=2026-10",
+                "CSV table month": "/reports/table.csv?month=2026-10",
+                "CSV tickets month": "/reports/tickets.csv?month=2026-10",
+            }
+            for name, path in pages.items():
+                c.get(path)
+                samples = []
+                # CITY_RUNS + 1 stays under the status page's 30 lookups a minute per address
+                for _ in range(CITY_RUNS):
+                    start = time.perf_counter()
+                    r = c.get(path)
+                    samples.append((time.perf_counter() - start) * 1000)
+                    assert r.status_code == 200, (name, r.status_code)
+                results[name] = percentiles(samples)
+            # a month never built before in each run: the report without its cache
+            samples = []
+            for k in range(CITY_RUNS):
+                first = datetime(2026, 10, 1, tzinfo=UTC) + timedelta(days=k)
+                path = f"/reports?from={first:%Y-%m-%d}&to={first + timedelta(days=30):%Y-%m-%d}"
+                start = time.perf_counter()
+                assert c.get(path).status_code == 200
+                samples.append((time.perf_counter() - start) * 1000)
+            results["/reports uncached"] = percentiles(samples)
+            rows_in_csv = c.get("/reports/tickets.csv?month=2026-10").text.count("\n") - 1
+            print(f"October: {rows_in_csv} tickets in the CSV")
+        gw.engine.dispose()
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def main() -> None:
+    part = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if part in ("staff", "all"):
+        staff()
+    if part in ("citizen", "all"):
+        results: dict[str, tuple[float, float]] = {}
+        citizen(results)
+        base50 = results["/login"][0]
+        print(f"{'page':18} {'p50 ms':>8} {'p95 ms':>8} {'p50/base':>9}  target p95 ≤ 200 ms, CSV ≤ 2000 ms")
+        for name, (p50, p95) in results.items():
+            limit = 2000 if name.startswith("CSV") else 200
+            flag = "" if name == "/login" else ("  ok" if p95 <= limit else "  OVER")
+            print(f"{name:18} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
+
+
+def staff() -> None:
     from tests.conftest import make_config
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 from gateway.tickets import Actor
 from storage.models import ApiToken, StaffUser
 
-ROLES = ("admin", "operator", "utility", "app")
-STAFF_ROLES = ("admin", "operator", "utility")
+ROLES = ("admin", "operator", "utility", "app", "manager")
+STAFF_ROLES = ("admin", "operator", "utility", "manager")  # manager: reports and dashboard, read-only
 _hasher = PasswordHasher()
 
 

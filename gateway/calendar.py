@@ -68,6 +68,10 @@ class WorkingCalendar:
             return HoursKind.BUSINESS
         return HoursKind.AFTER_HOURS
 
+    def counting_windows(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The parts of a local day during which the SLA clock runs (for reports over many tickets)."""
+        return self._counting_windows(day)
+
     def _counting_windows(self, day: date) -> list[tuple[datetime, datetime]]:
         """The parts of a local day during which the SLA clock runs, as aware datetimes."""
         if not self.is_working_day(day):

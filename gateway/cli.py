@@ -170,6 +170,8 @@ def _template_parts(cfg: Config) -> None:
         "text": "Hvala na prijavi.",
         "mail": (cfg.mail.accept_addresses or [cfg.mail.from_address])[0],
     }
+    # The status link's token is always 8 characters; the host is this configuration's own.
+    sample["url"] = f"{cfg.gateway.public_base_url.rstrip('/')}/s/{sample['ref']}/{'x' * 8}"
     typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
     templates = {**SMS_TEMPLATES, "ack_mms": cfg.sms.mms_reply}
     for kind, template in templates.items():
@@ -198,7 +200,7 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 @user_app.command("add")
 def user_add(
     username: str,
-    role: Annotated[str, typer.Option(help="admin | operator | utility")] = "operator",
+    role: Annotated[str, typer.Option(help="admin | operator | utility | manager")] = "operator",
     utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
     password: Annotated[
         str,
@@ -231,7 +233,7 @@ def _check_utility(cfg: Config, role: str, utility: str | None) -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin | operator | utility | app")],
+    role: Annotated[str, typer.Option(help="admin | operator | utility | app | manager")],
     utility: Annotated[str | None, typer.Option(help="utility code (role utility)")] = None,
     name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
     config: ConfigOpt = None,

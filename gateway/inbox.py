@@ -165,6 +165,35 @@ class GatewayInbox:
                 )
         return outcomes
 
+    def not_fixed_sync(self, reference: str, comment: str, external_id: str) -> bool:
+        """The status page's "not fixed" button: recorded as the reporter's message on the ticket and
+        applied as a "NIJE" reply is (TicketService.citizen_replied). True once the ticket is open
+        again; pressing twice (the same `external_id`) changes nothing more."""
+        with session_scope(self.engine, write=True) as s:
+            ticket = s.exec(select(Ticket).where(Ticket.reference == reference)).first()
+            if ticket is None or ticket.id is None:
+                return False
+            seen = s.exec(
+                select(Message.id).where(Message.channel == "web", Message.external_id == external_id)
+            ).first()
+            if seen is None:
+                text = f"NIJE: {comment}" if comment else "NIJE"
+                s.add(
+                    Message(
+                        direction="in",
+                        channel=ChannelKind.WEB.value,
+                        external_id=external_id,
+                        citizen_id=ticket.citizen_id,
+                        ticket_id=ticket.id,
+                        body=text,
+                        received_at=self.clock(),
+                        meta={"via": "status_page"},
+                    )
+                )
+                self.tickets.note(s, ticket, CITIZEN, "citizen wrote again", kind="message")
+                self.tickets.citizen_replied(s, ticket, not_fixed=True)
+            return ticket.status == "open"
+
     def _store_blobs(
         self, contact: InboundContact
     ) -> tuple[str | None, list[tuple[Attachment, str]]] | Exception:
@@ -255,7 +284,13 @@ class GatewayInbox:
             auto=auto,
             meta=meta,
         )
-        if quarantine or auto in NO_TICKET_AUTO or (citizen is None and not contact.attachments):
+        # The public report form may be anonymous (no phone, no e-mail): it still makes a ticket.
+        anonymous_ok = contact.channel == ChannelKind.WEB and meta.get("form") == "public"
+        if (
+            quarantine
+            or auto in NO_TICKET_AUTO
+            or (citizen is None and not contact.attachments and not anonymous_ok)
+        ):
             s.add(message)
             s.flush()
             self._attachments(s, None, message, stored)

@@ -15,7 +15,9 @@ from sqlmodel import Session, col, func, select
 
 from gateway.config import Config
 from gateway.signing import Signer
+from gateway.statuslink import status_url
 from gateway.text import lat_to_cyr, mask_pii
+from sms.codec import count_parts
 from sms.codec import prepare_text as sms_text
 from storage.blobs import BlobStore
 from storage.models import CitizenIdentity, Message, OutboxMessage, Ticket
@@ -39,8 +41,8 @@ STATUS_LABEL = {
 SMS_TEMPLATES = {
     # Short enough for one SMS part where the values allow: 160 characters for Latin (sent without
     # diacritics, GSM-7), 70 for Cyrillic (UCS-2). `sistem48 check-config` prints the counts.
-    "ack": "Sistem48: prijava {ref} je primljena, odgovor za 48 sati.",
-    "ack_voice": "Sistem48: govorna poruka je primljena kao prijava {ref}.",
+    "ack": "Sistem48: prijava {ref} je primljena, odgovor za 48 sati. Status: {url}",
+    "ack_voice": "Sistem48: govorna poruka je primljena kao prijava {ref}. Status: {url}",
     "open": "Sistem48: prijava {ref} je prihvaćena, rok {due}.",
     "assigned": "Sistem48: prijava {ref} prosleđena: {utility}.",
     "in_progress": "Sistem48: po prijavi {ref} se radi.",
@@ -53,6 +55,13 @@ SMS_TEMPLATES = {
     "unknown_ref": "Sistem48: prijava {ref} nije pronađena.",
     "stop": "Sistem48: odjavljeni ste, više nećete dobijati SMS.",
     "reply": "Sistem48 ({ref}): {text}",
+}
+
+# Used when the full text would take a second part (a Cyrillic SMS carries 70 characters): the
+# link names the reference, so reference and status link still arrive in one part.
+SMS_SHORT_TEMPLATES = {
+    "ack": "Prijava primljena: {url}",
+    "ack_voice": "Poruka primljena: {url}",
 }
 
 EMAIL_SUBJECTS = {
@@ -105,7 +114,14 @@ def sms_body(
     """The SMS text of a template. One diacritic makes a whole SMS UCS-2 (70 instead of 160
     characters a part), so Latin readers get our automatic texts without them — as Serbians text
     each other anyway; Cyrillic readers get Cyrillic. A person's reply is sent as typed."""
-    body = render(template or SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"]), script, **values)
+    body = _sms_text(template or SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"]), script, automatic, values)
+    if template is None and kind in SMS_SHORT_TEMPLATES and count_parts(body, "keep_script").parts > 1:
+        body = _sms_text(SMS_SHORT_TEMPLATES[kind], script, automatic, values)
+    return body
+
+
+def _sms_text(template: str, script: str, automatic: bool, values: dict[str, Any]) -> str:
+    body = render(template, script, **values)
     return sms_text(body, "gsm7_latin") if script == "latin" and automatic else body
 
 
@@ -197,7 +213,7 @@ class CitizenNotifier:
             "due_line": f"\nRok za rešavanje: {due}" if due else "",
             "utility": utility.name if utility else "",
             "label": STATUS_LABEL.get(ticket.status, ticket.status),
-            "url": f"{base}/s/{ticket.reference}?t={ticket.public_token}",
+            "url": status_url(base, self.signer, ticket.reference, ticket.public_token),
             "note": ticket.waiting_reason or ticket.resolution_note or "",
             "where": ticket.forwarded_to or "",
             "original": "",

@@ -1,4 +1,5 @@
-"""The citizen's status page `/s/<ref>?t=<public_token>`: status, dates and public notes, no PII.
+"""The citizen's status page `/s/<ref>?t=<public_token>` (older e-mail links) and what every public
+page shares: the per-address rate limiter, the not-found and too-many pages, the security headers.
 
 A wrong or missing token answers exactly like an unknown reference; each client IP gets a limited
 number of lookups a minute so references cannot be enumerated. Plain HTML, no JavaScript, strict CSP.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import html
 from collections import deque
 from collections.abc import Callable
@@ -18,12 +18,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
-from sqlmodel import col, select
 
-from gateway.notify import STATUS_LABEL
-from gateway.text import lat_to_cyr, mask_pii
-from storage.db import session_scope
-from storage.models import Ticket, TicketEvent
+from gateway.text import lat_to_cyr
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -101,62 +97,6 @@ TOO_MANY_HTML = _page(
 )
 
 
-def _t(text: str, script: str) -> str:
-    """Our own Latin wording in the reader's script; values are escaped separately."""
-    return html.escape(lat_to_cyr(text) if script == "cyrillic" else text)
-
-
-def status_html(gw: Gateway, ticket: Ticket, events: list[TicketEvent]) -> str:
-    tz = gw.config.tz()
-    sc = ticket.script
-
-    def when(at: datetime | None) -> str:
-        return at.astimezone(tz).strftime("%d.%m.%Y. %H:%M") if at else "—"
-
-    category = gw.config.category(ticket.category)
-    rows = [
-        ("Status", f'<span class="st">{_t(STATUS_LABEL.get(ticket.status, ticket.status), sc)}</span>'),
-        ("Vrsta problema", _t(category.name, sc) if category else "—"),
-        ("Primljena", when(ticket.created_at)),
-    ]
-    if ticket.due_at and ticket.status in ("open", "assigned", "in_progress", "waiting"):
-        rows.append(("Rok za rešavanje", when(ticket.due_at)))
-    if ticket.resolved_at:
-        rows.append(("Rešena", when(ticket.resolved_at)))
-    if ticket.closed_at:
-        rows.append(("Zatvorena", when(ticket.closed_at)))
-    facts = "".join(f"<dt>{_t(k, sc)}</dt><dd>{v}</dd>" for k, v in rows)
-    items = []
-    for e in events:
-        label = STATUS_LABEL.get(e.to_status or "", "")
-        text = mask_pii(e.note or "")
-        parts = [p for p in (_t(label, sc) if label else "", html.escape(text)) if p]
-        items.append(f"<li>{when(e.at)} — {': '.join(parts)}</li>")
-    history = f"<h2>{_t('Tok prijave', sc)}</h2><ul>{''.join(items)}</ul>" if items else ""
-    body = (
-        f"<h1>{_t('Prijava', sc)} {html.escape(ticket.reference)}</h1><dl>{facts}</dl>{history}"
-        f"<p>{_t('Sistem 48 — gradski kontakt centar', sc)}</p>"
-    )
-    return _page(f"Sistem 48 — {ticket.reference}", body, sc)
-
-
-def lookup(gw: Gateway, reference: str, token: str) -> str | None:
-    """The page for a reference and its token, or None — the same None for either mistake."""
-    with session_scope(gw.engine) as s:
-        ticket = s.exec(select(Ticket).where(Ticket.reference == reference.upper())).first()
-        expected = ticket.public_token if ticket is not None else "x" * 12
-        # Compared even for an unknown reference so both mistakes take the same time.
-        matches = hmac.compare_digest(token.encode(), expected.encode())
-        if ticket is None or not matches or ticket.status == "discarded":
-            return None
-        events = s.exec(
-            select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.public == True)  # noqa: E712
-            .order_by(col(TicketEvent.at), col(TicketEvent.id))
-        ).all()
-        return status_html(gw, ticket, list(events))
-
-
 def make_router(per_minute: int = 30) -> APIRouter:
     router = APIRouter(tags=["status page"], include_in_schema=False)
     limiters: dict[int, RateLimiter] = {}
@@ -180,9 +120,9 @@ def make_router(per_minute: int = 30) -> APIRouter:
                 headers={**HEADERS, "Retry-After": str(limit.retry_after(ip))},
                 media_type="text/html; charset=utf-8",
             )
-        page = await asyncio.to_thread(lookup, gw, reference[:40], t[:64])
-        if page is None:
-            return Response(NOT_FOUND_HTML, 404, headers=HEADERS, media_type="text/html; charset=utf-8")
-        return Response(page, 200, headers=HEADERS, media_type="text/html; charset=utf-8")
+        # Links sent by e-mail before the short form; the page itself is gateway.web.citizen_pages.
+        from gateway.web.citizen_pages import page_response
+
+        return await asyncio.to_thread(page_response, gw, reference, t)
 
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -48,3 +49,8 @@ class Signer:
 
     def sign(self, text: str) -> str:
         return self._mac(text, 32, fold_case=False)
+
+    def short_mac(self, text: str, length: int) -> str:
+        """A URL-safe MAC of `length` characters (6 bits each), for links that must stay short."""
+        digest = hmac.new(self._key, text.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode()[:length]

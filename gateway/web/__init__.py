@@ -35,6 +35,8 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
+    from gateway.web.health_page import router as health_router
+    from gateway.web.manager_pages import router as manager_router
     from gateway.web.pages import router as pages_router
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.ticket_pages import router as ticket_router
@@ -47,4 +49,6 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages_router)
     app.include_router(ticket_router)
+    app.include_router(manager_router)
+    app.include_router(health_router)
     install_error_pages(app)

@@ -27,7 +27,7 @@ from gateway.api.voicemails import (
 from gateway.auth import AuthError, check_password
 from gateway.tickets import TicketError
 from gateway.web.i18n import pick_lang
-from gateway.web.render import R, WebOperator, web_user
+from gateway.web.render import R, WebOperator, WebReader, web_user
 from gateway.web.session import COOKIE, SessionCodec, WebSession, csrf_guard, set_cookie
 from gateway.web.views import InboxFilter, dashboard, inbox, missed_calls
 from storage.db import session_scope
@@ -42,7 +42,7 @@ def _codec(request: Request) -> SessionCodec:
 
 
 def _home_for(role: str) -> str:
-    return "/work-orders" if role == "utility" else "/inbox"
+    return {"utility": "/work-orders", "manager": "/reports"}.get(role, "/inbox")
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -278,7 +278,7 @@ def review_callback(reference: str, request: Request, who: WebOperator, r: R, gw
 
 # -- dashboard -----------------------------------------------------------------------------
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, who: WebOperator, r: R, gw: GW) -> HTMLResponse:
+def dashboard_page(request: Request, who: WebReader, r: R, gw: GW) -> HTMLResponse:
     with session_scope(gw.engine) as s:
         d = dashboard(s, gw)
     return r.page(

@@ -86,6 +86,7 @@ def _role(*roles: str) -> Any:
 
 WebStaff = Annotated[Principal, Depends(_role("admin", "operator", "utility"))]
 WebOperator = Annotated[Principal, Depends(_role("admin", "operator"))]
+WebReader = Annotated[Principal, Depends(_role("admin", "operator", "manager"))]  # reports, dashboard
 R = Annotated[Renderer, Depends(renderer)]
 
 

@@ -24,20 +24,23 @@ from channels.base import Attachment, ChannelKind, InboundContact
 from gateway.api.open311 import media_token
 from gateway.app import build_gateway, create_app
 from gateway.auth import add_user, create_token
+from gateway.statuslink import status_token
 from gateway.tickets import Actor, Change, Status
 from storage.db import session_scope
 from storage.models import AttachmentRow, CallLog, Ticket
 from tests.core.helpers import mail, sms
 
 ANON, ADMIN, OPERATOR, UTILITY, APP = "anonymous", "admin", "operator", "utility", "app"
-EVERYONE = frozenset({ANON, ADMIN, OPERATOR, UTILITY, APP})
+MANAGER = "manager"  # read-only: reports and the dashboard, nothing else
+EVERYONE = frozenset({ANON, ADMIN, OPERATOR, UTILITY, APP, MANAGER})
+READERS = frozenset({ADMIN, OPERATOR, MANAGER})
 STAFF = frozenset({ADMIN, OPERATOR, UTILITY})
 OPS = frozenset({ADMIN, OPERATOR})
 ADMINS = frozenset({ADMIN})
 OPEN311_WRITERS = frozenset({ADMIN, APP})
 
 PASSWORD = "lozinka-za-matricu-1"
-USERNAMES = {ADMIN: "ana", OPERATOR: "oper", UTILITY: "svetlo"}
+USERNAMES = {ADMIN: "ana", OPERATOR: "oper", UTILITY: "svetlo", MANAGER: "nacelnik"}
 PHONE, EMAIL, NAME = "+381641234567", "pera.peric@example.rs", "Pera Perić"
 SEED = Actor("seed", "operator")
 _ids = itertools.count(1)
@@ -269,6 +272,16 @@ MATRIX: tuple[Case, ...] = (
     Case("POST", "/open311/v2/{rest:path}", EVERYONE, "public", url="/open311/v2/nothing.json", ok=404),
     # -- the citizen's status page: the public token in the URL is the key ---------------------
     Case("GET", "/s/{reference}", EVERYONE, "public", url="/s/{ref}?t={public}", ok=200),
+    Case("GET", "/s/{reference}/{token}", EVERYONE, "public", url="/s/{ref}/{status}", ok=200),
+    # the form key comes from a view of the page; without it the button answers like a wrong token
+    # (404), or 429 once this address used up its presses for the hour
+    Case("POST", "/s/{reference}/{token}/nije", EVERYONE, "public", url="/s/{ref}/{status}/nije"),
+    # -- the public report form: no login; a POST without the signed form field comes back refused
+    # (400), or 429 once the matrix's many requests from one address hit the per-address limit
+    Case("GET", "/prijava", EVERYONE, "public", ok=200),
+    Case("GET", "/report", EVERYONE, "public", ok=200),
+    Case("POST", "/prijava", EVERYONE, "public", body={"description": "x"}),
+    Case("POST", "/report", EVERYONE, "public", body={"description": "x"}),
     # -- web UI (cookie session; bearer tokens are not web sessions) ---------------------------
     Case("GET", "/", EVERYONE, "web", ok=303),
     Case("GET", "/login", EVERYONE, "web", ok=200),
@@ -303,7 +316,18 @@ MATRIX: tuple[Case, ...] = (
         body={"reason": "prank"},
     ),
     Case("POST", "/review/{reference}/callback", OPS, "web", url="/review/{own_voice}/callback", ok=200),
-    Case("GET", "/dashboard", OPS, "web", ok=200),
+    Case("GET", "/dashboard", READERS, "web", ok=200),
+    Case("GET", "/reports", READERS, "web", url="/reports?month=2026-11", ok=200),
+    Case("GET", "/admin/health", ADMINS, "web", ok=200),
+    Case("GET", "/reports/table.csv", READERS, "web", url="/reports/table.csv?quarter=2026-Q4", ok=200),
+    Case(
+        "GET",
+        "/reports/tickets.csv",
+        READERS,
+        "web",
+        url="/reports/tickets.csv?from=2026-11-01&to=2026-11-30",
+        ok=200,
+    ),
     Case("GET", "/tickets/{reference}", STAFF, "web", url="/tickets/{ref}", ok=200),
     Case(
         "POST",
@@ -457,6 +481,7 @@ def seed(gw: Any) -> Seeded:
             "voice": voice,
             "att": str(att.id),
             "public": ticket.public_token,
+            "status": status_token(gw.signer, ref, ticket.public_token),
             "media": f"{att.id}-{media_token(gw, ticket.public_token, att.id)}.jpg",
             "token": "0" * 32,
             "call": "matrix-missed@pbx",
@@ -473,7 +498,7 @@ class Principals:
 
 
 def make_principals(
-    gw: Any, app: FastAPI, web_roles: tuple[str, ...] = (ADMIN, OPERATOR, UTILITY)
+    gw: Any, app: FastAPI, web_roles: tuple[str, ...] = (ADMIN, OPERATOR, UTILITY, MANAGER)
 ) -> Principals:
     users = {role: USERNAMES[role] for role in web_roles}
     with session_scope(gw.engine, write=True) as s:
@@ -485,6 +510,7 @@ def make_principals(
             OPERATOR: create_token(s, name="m-oper", role="operator"),
             UTILITY: create_token(s, name="m-util", role="utility", utility="rasveta"),
             APP: create_token(s, name="m-app", role="app"),
+            MANAGER: create_token(s, name="m-manager", role="manager"),
         }
     codec = app.state.web_codec
     cookies: dict[str, str] = {}
@@ -525,9 +551,9 @@ def declared_routes(app: FastAPI) -> set[tuple[str, str]]:
 def variants(case: Case) -> list[tuple[str, str]]:
     """(principal, how it authenticates) for one route: every role by each way it could try."""
     if case.kind == "open311w":
-        return [(ANON, "none"), *((who, "api_key") for who in (ADMIN, OPERATOR, UTILITY, APP))]
-    bearer = [(who, "bearer") for who in (ADMIN, OPERATOR, UTILITY, APP)]
-    cookie = [(who, "cookie") for who in (ANON, ADMIN, OPERATOR, UTILITY)]
+        return [(ANON, "none"), *((who, "api_key") for who in (ADMIN, OPERATOR, UTILITY, APP, MANAGER))]
+    bearer = [(who, "bearer") for who in (ADMIN, OPERATOR, UTILITY, APP, MANAGER)]
+    cookie = [(who, "cookie") for who in (ANON, ADMIN, OPERATOR, UTILITY, MANAGER)]
     # Every unsafe request a cookie authenticates must carry the session's CSRF token.
     forged = [(ADMIN, "cookie-without-csrf")] if case.method == "POST" and case.kind != "public" else []
     if case.kind == "web":

@@ -179,7 +179,7 @@ def test_cyrillic_sms_gets_cyrillic_acknowledgement(gateway: Any) -> None:
     gateway.config.sms.enabled = True
     gateway.inbox.ingest_sync(sms(gateway, "+381641234567", "Не ради сијалица у улици"))
     ack = _outbox(gateway)[0]
-    assert "пријава" in ack.body and "S48-2026-000001" in ack.body
+    assert "Пријава примљена" in ack.body and "/s/S48-2026-000001/" in ack.body
 
 
 def test_auto_submitted_mail_gets_no_acknowledgement(gateway: Any) -> None:

@@ -57,7 +57,7 @@ def test_sms_gets_acknowledged_in_its_script_and_status_keyword_answers(
             await _round(gw)
             sent = list_sent(modem)
             assert len(sent) == 1 and sent[0].recipient == CITIZEN
-            assert "пријава" in sent[0].text
+            assert "Пријава примљена" in sent[0].text and "/s/" in sent[0].text
             with session_scope(gw.engine) as s:
                 ticket = s.exec(select(Ticket)).one()
                 assert ticket.description == long_cyrillic

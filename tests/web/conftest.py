@@ -71,6 +71,7 @@ def add_staff(gw: Any) -> Staff:
         add_user(s, username="operater", password=PASSWORD, role="operator")
         add_user(s, username="admin", password=PASSWORD, role="admin")
         add_user(s, username="rasveta", password=PASSWORD, role="utility", utility="rasveta")
+        add_user(s, username="nacelnik", password=PASSWORD, role="manager")
         tokens = {
             "operator": create_token(s, name="o", role="operator"),
             "rasveta": create_token(s, name="r", role="utility", utility="rasveta"),

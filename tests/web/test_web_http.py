@@ -354,6 +354,32 @@ def test_dashboard_shows_the_health_of_a_running_smtp_listener(
         html = c.get("/dashboard").text
     g.engine.dispose()
     assert re.search(r'<li class="state-up"><b>mail</b>: up', html), html[html.find("health") :][:400]
+    health = html[html.find('class="health">') + 15 :].split("</ul>")[0]
+    assert "=" not in re.sub(r"<[^>]+>", "", health)  # raw channel metrics are for /metrics only
+
+
+def test_channel_metrics_are_on_the_admins_health_page_not_the_dashboard(
+    tmp_path: Any, db_url: str, clock: Any
+) -> None:
+    from gateway.app import build_gateway
+    from tests.web.conftest import web_config
+
+    cfg = web_config(tmp_path, db_url, mail__listen_port=0, mail__listen_host="127.0.0.1")
+    g = build_gateway(cfg, clock=clock, roles={"mail"})
+    add_staff(g)
+    with TestClient(create_app(cfg, gateway=g), follow_redirects=False) as c:
+        names = [k for st in g.supervisor.statuses() for k in st.metrics]
+        login(c, "admin")
+        health = c.get("/admin/health")
+        dashboard = c.get("/dashboard").text
+        c.post("/logout", data={"csrf": csrf_of(dashboard)})
+        login(c, "operater")
+        refused = c.get("/admin/health").status_code
+    g.engine.dispose()
+    assert health.status_code == 200 and 'href="/admin/health"' in dashboard
+    assert names and all(name in health.text for name in names)
+    assert not any(f"{name}=" in dashboard or f">{name}<" in dashboard for name in names)
+    assert refused == 403
 
 
 def test_a_removed_or_re_roled_user_loses_the_open_session(client: TestClient, gw: Any) -> None:
