@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -51,6 +51,8 @@ CLOCK_RUNNING = frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS})
 TERMINAL = frozenset({S.CLOSED, S.DUPLICATE, S.DISCARDED})
 # Where a reply from the citizen may still thread in (a resolved ticket can be reopened).
 THREADABLE = frozenset(set(Status) - TERMINAL - {S.FORWARDED})
+# How long a discard or a merge can be taken back from the ticket page.
+UNDO_WINDOW = timedelta(minutes=15)
 
 
 def redact(text: str, names: list[str]) -> str:
@@ -207,6 +209,9 @@ class TicketService:
             code = change.category or ticket.category or ticket.suggested_category
             if code is None or self.config.category(code) is None:
                 raise MissingDetail("validation needs a known category")
+            if not (ticket.description or "").strip():
+                # A blank voicemail validated on reflex became a 24 h work order about nothing.
+                raise MissingDetail("validation needs the text of the report")
             self._apply_category(ticket, code)
             ticket.validated_at = now
             ticket.due_at = self.calendar.add_working_hours(now, ticket.sla_hours or 48)
@@ -313,12 +318,12 @@ class TicketService:
         if category is not None and category != ticket.category:
             if self.config.category(category) is None:
                 raise MissingDetail(f"unknown category {category!r}")
+            notes.append(f"category: {ticket.category or '-'} → {category}")
             ticket.category = category
             ticket.sla_hours = self.router.route(category).sla_hours
-            notes.append(f"category {category}")
-        if location_text is not None:
-            ticket.location_text = location_text
-            notes.append("location edited")
+        if location_text is not None and location_text != (ticket.location_text or ""):
+            notes.append(f"location: {ticket.location_text or '-'} → {location_text or '-'}")
+            ticket.location_text = location_text or None
         if lat is not None and lon is not None:
             ticket.lat, ticket.lon = lat, lon
         ticket.updated_at = self.clock()
@@ -327,6 +332,63 @@ class TicketService:
         if notes:
             self._event(session, ticket, actor, "edit", None, None, "; ".join(notes))
         return ticket
+
+    def correct(
+        self,
+        session: Session,
+        ticket: Ticket,
+        actor: Actor,
+        *,
+        category: str | None,
+        description: str,
+        location_text: str,
+    ) -> Ticket:
+        """An operator's correction of a validated ticket; each change is a timeline event."""
+        if Status(ticket.status) in TERMINAL:
+            raise TransitionRefused(f"{ticket.reference} is {ticket.status}: nothing to correct")
+        if not description.strip():
+            raise MissingDetail("validation needs the text of the report")
+        return self.update_details(
+            session,
+            ticket,
+            actor,
+            description=description,
+            category=category or None,
+            location_text=location_text.strip(),
+        )
+
+    def undo_close(self, session: Session, ticket: Ticket, actor: Actor) -> Ticket:
+        """Take back a discard or a merge made within UNDO_WINDOW: the status before it returns."""
+        last = self.undoable(session, ticket)
+        if last is None:
+            raise TransitionRefused(f"{ticket.reference}: nothing to undo")
+        restored = Status(last.from_status or S.RECEIVED)
+        if restored == S.WAITING:
+            restored = S.RECEIVED if ticket.validated_at is None else S.OPEN
+        current = ticket.status
+        if ticket.duplicate_of_id is not None and (original := session.get(Ticket, ticket.duplicate_of_id)):
+            self._event(session, original, actor, "merge", None, None, f"{ticket.reference} merge undone")
+        ticket.status = restored
+        ticket.discard_reason = None
+        ticket.duplicate_of_id = None
+        ticket.updated_at = self.clock()
+        session.add(ticket)
+        self._event(session, ticket, actor, "undo", current, restored, None, public=False)
+        return ticket
+
+    def undoable(self, session: Session, ticket: Ticket) -> TicketEvent | None:
+        """The discard/merge event that can still be undone, if any."""
+        if ticket.status not in (S.DISCARDED, S.DUPLICATE):
+            return None
+        last = session.exec(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+            .order_by(col(TicketEvent.id).desc())
+        ).first()
+        if last is None or last.to_status != ticket.status:
+            return None
+        at = last.at if last.at.tzinfo else last.at.replace(tzinfo=UTC)
+        return last if self.clock() - at <= UNDO_WINDOW else None
 
     def reply(self, session: Session, ticket: Ticket, actor: Actor, text: str) -> OutboxMessage:
         """A staff member's answer to the reporter, on the channel the reporter used."""

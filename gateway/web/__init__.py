@@ -35,6 +35,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
+    from gateway.web.desk_pages import router as desk_router
     from gateway.web.pages import router as pages_router
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.ticket_pages import router as ticket_router
@@ -47,4 +48,5 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages_router)
     app.include_router(ticket_router)
+    app.include_router(desk_router)
     install_error_pages(app)

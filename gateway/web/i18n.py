@@ -1,10 +1,15 @@
-"""UI strings in Serbian (Latin, the default) and English; `t(lang)` gives the lookup templates use."""
+"""UI strings in Serbian (Latin, the default; Cyrillic transliterated from it) and English;
+`t(lang)` gives the lookup templates use, `event_note` the readable form of a timeline note."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-LANGS = ("sr", "en")
+from gateway.text import lat_to_cyr
+
+LANGS = ("sr", "sr-cyrl", "en")
+LANG_LABELS = {"sr": "Latinica", "sr-cyrl": "Ћирилица", "en": "English"}
 
 STRINGS: dict[str, tuple[str, str]] = {
     # key: (sr, en)
@@ -102,6 +107,91 @@ STRINGS: dict[str, tuple[str, str]] = {
     "per_utility": ("Po službi", "Per utility"),
     "per_category": ("Po kategoriji", "Per category"),
     "play": ("Pusti", "Play"),
+    "choose": ("— izaberite —", "— choose —"),
+    "confirm_discard": ("Da, odbaci ovu prijavu", "Yes, discard this ticket"),
+    "confirm_merge": ("Da, spoji sa navedenom prijavom", "Yes, merge into the ticket above"),
+    "ask_discard": ("Odbaciti ovu prijavu?", "Discard this ticket?"),
+    "ask_merge": ("Spojiti ovu poruku sa navedenom prijavom?", "Merge this message into that ticket?"),
+    "undo": ("Poništi", "Undo"),
+    "undo_until": ("Može se poništiti do", "Can be undone until"),
+    "correct": ("Ispravi podatke", "Correct the details"),
+    "close": ("Zatvori", "Close"),
+    "wait": ("Stavi na čekanje", "Put on hold"),
+    "wait_reason": ("Razlog čekanja", "Reason for waiting"),
+    "resolve": ("Označi kao rešeno", "Mark resolved"),
+    "resolution": ("Kako je rešeno", "How it was resolved"),
+    "reopen": ("Vrati u rad", "Back to work"),
+    "back_to_received": ("Vrati među nepotvrđene", "Back to unvalidated"),
+    "forward_where": ("Kome je prosleđeno", "Where it went"),
+    "merge_into": ("Broj prijave koja ostaje", "Reference of the ticket that stays"),
+    "discard_reason": ("Razlog odbacivanja", "Why it is discarded"),
+    "confirm": ("Potvrdi radnju", "Confirm the action"),
+    "sms_prefix_note": ("uključen i uvod koji dodaje sistem", "includes the prefix the gateway adds"),
+    "required_note": ("* obavezno", "* required"),
+    "ch_voice": ("govorna pošta", "voicemail"),
+    "ch_sms": ("SMS", "SMS"),
+    "ch_email": ("e-pošta", "e-mail"),
+    "ch_web": ("veb", "web"),
+    "ch_phone": ("telefon", "phone"),
+    "ch_walk_in": ("lično", "in person"),
+    "ch_call": ("poziv", "call"),
+    "state_queued": ("čeka slanje", "queued"),
+    "state_sending": ("šalje se", "sending"),
+    "state_sent": ("poslato", "sent"),
+    "state_failed": ("nije poslato", "failed"),
+    "state_cancelled": ("otkazano", "cancelled"),
+    # messages of the ticket service shown to staff (TicketError texts)
+    "validation needs a known category": ("Izaberite kategoriju.", "Choose a category."),
+    "validation needs the text of the report": (
+        "Upišite tekst prijave (šta je problem) pre potvrde.",
+        "Type the text of the report before validating.",
+    ),
+    "discarding needs a reason": ("Navedite razlog odbacivanja.", "Give a reason for discarding."),
+    "waiting needs a reason": ("Navedite razlog čekanja.", "Give a reason for waiting."),
+    "resolving needs a resolution note": ("Opišite kako je rešeno.", "Describe how it was resolved."),
+    "forwarding needs where it went": ("Navedite kome je prosleđeno.", "Say where it was forwarded."),
+    "assignment needs a known utility": ("Izaberite službu.", "Choose a utility."),
+    "a duplicate needs the reference of the original ticket": (
+        "Upišite broj prijave koja ostaje.",
+        "Type the reference of the ticket that stays.",
+    ),
+    "a ticket cannot duplicate itself": (
+        "Prijava ne može biti duplikat same sebe.",
+        "A ticket cannot duplicate itself.",
+    ),
+    "needs_confirmation": ("Potvrdite radnju označavanjem polja.", "Tick the box to confirm."),
+    "empty reply": ("Odgovor je prazan.", "The reply is empty."),
+}
+
+# Fixed notes the core writes into the timeline (kept in English in the database).
+EVENT_NOTES: dict[str, tuple[str, str]] = {
+    "registered": ("registrovana", "registered"),
+    "citizen wrote again": ("građanin se ponovo javio", "the citizen wrote again"),
+    "call back requested": ("traži se povratni poziv", "call back requested"),
+    "called back": ("pozvan nazad", "called back"),
+    "description edited": ("tekst ispravljen", "text corrected"),
+    "the citizen reports it is not fixed": (
+        "građanin javlja da nije rešeno",
+        "the citizen reports it is not fixed",
+    ),
+}
+EVENT_KINDS: dict[str, tuple[str, str]] = {
+    "status": ("status", "status"),
+    "edit": ("ispravka", "correction"),
+    "merge": ("spajanje", "merge"),
+    "undo": ("poništeno", "undone"),
+    "note": ("napomena", "note"),
+    "reply": ("odgovor", "reply"),
+    "message": ("poruka", "message"),
+    "callback": ("povratni poziv", "call back"),
+    "escalation": ("eskalacija", "escalation"),
+}
+_NOTE_PARTS = {
+    "description edited": ("tekst ispravljen", "text corrected"),
+    "category": ("kategorija", "category"),
+    "location": ("lokacija", "location"),
+    "merged as a duplicate": ("spojena kao duplikat", "merged as a duplicate"),
+    "merge undone": ("spajanje poništeno", "merge undone"),
 }
 
 STATUS_NAMES: dict[str, tuple[str, str]] = {
@@ -117,23 +207,60 @@ STATUS_NAMES: dict[str, tuple[str, str]] = {
     "discarded": ("odbačena", "discarded"),
 }
 
-CHANNEL_ICONS = {"voice": "☎", "sms": "✉︎", "email": "@", "web": "⌨", "call": "↩"}
+CHANNEL_ICONS = {
+    "voice": "☎",
+    "sms": "✉︎",
+    "email": "@",
+    "web": "⌨",
+    "call": "↩",
+    "phone": "📞",
+    "walk_in": "🚶",
+}
 
 
 def pick_lang(value: str | None) -> str:
     return value if value in LANGS else "sr"
 
 
-def translator(lang: str) -> Callable[[str], str]:
-    index = 1 if lang == "en" else 0
+def _pick(lang: str, pair: tuple[str, str]) -> str:
+    if lang == "en":
+        return pair[1]
+    return lat_to_cyr(pair[0]) if lang == "sr-cyrl" else pair[0]
 
+
+def translator(lang: str) -> Callable[[str], str]:
     def t(key: str) -> str:
         pair = STRINGS.get(key) or STATUS_NAMES.get(key)
-        return pair[index] if pair else key
+        return _pick(lang, pair) if pair else key
 
     return t
 
 
 def status_name(lang: str, status: str) -> str:
     pair = STATUS_NAMES.get(status)
-    return pair[1 if lang == "en" else 0] if pair else status
+    return _pick(lang, pair) if pair else status
+
+
+def channel_name(lang: str, channel: str) -> str:
+    pair = STRINGS.get(f"ch_{channel}")
+    return _pick(lang, pair) if pair else channel
+
+
+def event_kind(lang: str, kind: str) -> str:
+    pair = EVENT_KINDS.get(kind)
+    return _pick(lang, pair) if pair else kind
+
+
+def event_note(lang: str, note: str | None, names: Callable[[str], str]) -> str:
+    """A timeline note in the reader's language, with category codes replaced by their names."""
+    if not note:
+        return ""
+    pair = EVENT_NOTES.get(note) or STRINGS.get(note)
+    if pair:
+        return _pick(lang, pair)
+    out = re.sub(
+        r"category: (\S+) → (\S+)", lambda m: f"category: {names(m.group(1))} → {names(m.group(2))}", note
+    )
+    for english, words in _NOTE_PARTS.items():
+        out = out.replace(english, _pick(lang, words))
+    return out

@@ -15,6 +15,7 @@ from gateway.queries import TicketFilter, list_tickets, ticket_detail
 from gateway.tickets import TRANSITIONS, Change, Status, TicketError, TicketNotFound
 from gateway.web.render import R, WebOperator, WebStaff
 from gateway.web.session import csrf_guard
+from gateway.web.ticket_extras import CONFIRMED, ticket_extras
 from storage.db import session_scope
 from storage.models import AttachmentRow, Ticket
 
@@ -63,10 +64,12 @@ def render_ticket(
     with session_scope(gw.engine, write=who.sees_pii) as s:  # PII views are audit-logged
         detail = ticket_detail(s, who, reference)
         route = None
+        extras: dict[str, Any] = {"undo_until": None, "sms_frame": ("", "")}
         if detail is not None and who.sees_pii:
             ticket = s.get(Ticket, detail["id"])
             assert ticket is not None
             route = gw.tickets.notifier.reply_route(s, ticket)
+            extras = ticket_extras(s, gw, ticket)
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
     allowed = sorted(TRANSITIONS[Status(detail["status"])])
@@ -83,6 +86,7 @@ def render_ticket(
         utilities=gw.config.utilities,
         tiles=gw.config.http.map_tiles_url,
         error=error,
+        **extras,
     )
 
 
@@ -161,12 +165,15 @@ def transition(
     note: Annotated[str | None, Form()] = None,
     forwarded_to: Annotated[str | None, Form()] = None,
     duplicate_of: Annotated[str | None, Form()] = None,
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
     def work(s: Session, t: Ticket) -> None:
         try:
             target = Status(to)
         except ValueError:
             raise TicketError(f"unknown status {to!r}") from None
+        if target in CONFIRMED and confirm != "yes":
+            raise TicketError("needs_confirmation")
         change = Change(
             note=_opt(note),
             forwarded_to=_opt(forwarded_to),

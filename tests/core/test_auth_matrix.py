@@ -356,6 +356,16 @@ MATRIX: tuple[Case, ...] = (
         body={"to": "in_progress"},
     ),
     Case("GET", "/work-orders", STAFF, "web", ok=200),
+    Case(
+        "POST",
+        "/tickets/{reference}/correct",
+        OPS,
+        "web",
+        url="/tickets/{own}/correct",
+        body={"category": "javna_rasveta", "description": "Ne radi sijalica", "location_text": "Trg 1"},
+        ok=303,
+    ),
+    Case("POST", "/tickets/{reference}/undo", OPS, "web", url="/tickets/{own}/undo", ok=422),
 )
 
 

@@ -1,0 +1,26 @@
+"""What the ticket page needs for the operator's safe actions: the undo deadline of a recent
+discard or merge, and the SMS frame a reply is sent in (so the part counter counts it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from gateway.notify import sms_body
+from gateway.tickets import UNDO_WINDOW
+from storage.models import Ticket
+
+CONFIRMED = {"duplicate", "discarded"}  # statuses the web asks a ticked confirmation for
+_MARK = "\x00"
+
+
+def ticket_extras(session: Session, gw: Any, ticket: Ticket) -> dict[str, Any]:
+    """Undo deadline (or None) and the (prefix, suffix) the gateway puts around an SMS reply."""
+    last = gw.tickets.undoable(session, ticket)
+    framed = sms_body("reply", ticket.script, automatic=False, ref=ticket.reference, text=_MARK)
+    prefix, _, suffix = framed.partition(_MARK)
+    return {
+        "undo_until": (last.at + UNDO_WINDOW) if last is not None else None,
+        "sms_frame": (prefix, suffix),
+    }
