@@ -173,6 +173,7 @@ class CitizenNotifier:
             "voice": ["sms"],
             "email": ["email"],
             "web": ["email", "sms"],
+            "phone": ["sms", "email"],
         }.get(ticket.channel, ["email", "sms"])
         for kind in order:
             if kind == "sms" and sms_ok and phone is not None:

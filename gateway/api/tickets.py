@@ -76,7 +76,7 @@ async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, 
         raise HTTPException(422, f"unknown category {body.category!r}")
     sender = body.email or body.phone or ""
     contact = InboundContact(
-        channel=ChannelKind.WEB if body.channel == "web" else ChannelKind.VOICE,
+        channel=ChannelKind.PHONE if body.channel == "voice" else ChannelKind(body.channel),
         external_id=f"api:{body.idempotency_key or uuid.uuid4()}",
         sender=sender,
         received_at=gw.clock(),

@@ -36,6 +36,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.desk_pages import router as desk_router
+    from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.ticket_pages import router as ticket_router
@@ -47,6 +48,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.middleware("http")(session_middleware(codec, policy, lambda ws: user_still_valid(gw, ws)))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages_router)
+    app.include_router(new_report_router)  # before /tickets/{reference}: "new" is not a reference
     app.include_router(ticket_router)
     app.include_router(desk_router)
     install_error_pages(app)

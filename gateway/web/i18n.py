@@ -135,6 +135,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ch_phone": ("telefon", "phone"),
     "ch_walk_in": ("lično", "in person"),
     "ch_call": ("poziv", "call"),
+    "new_report": ("Nova prijava", "New report"),
+    "new_hint": (
+        "Tastatura: Tab prelazi na sledeće polje, strelice biraju, Ctrl+Enter čuva.",
+        "Keyboard: Tab moves to the next field, arrows choose, Ctrl+Enter saves.",
+    ),
+    "new_kind": ("Kako se javio", "How the citizen came"),
+    "new_phone": ("Broj telefona pozivaoca", "Caller's phone number"),
+    "new_email": ("E-pošta", "E-mail"),
+    "new_name": ("Ime i prezime", "Name"),
+    "new_address": ("Adresa / lokacija", "Address / location"),
+    "new_reply_via": ("Odgovore slati", "Send replies by"),
+    "via_sms": ("SMS-om", "SMS"),
+    "via_email": ("e-poštom", "e-mail"),
+    "via_none": ("ne slati (građanin ne želi)", "do not send (the citizen declines)"),
+    "new_save": ("Sačuvaj prijavu", "Save the report"),
+    "new_caller_hint": (
+        "Upišite broj: podaci i ranije prijave pojaviće se ovde.",
+        "Type the number: details and earlier tickets appear here.",
+    ),
+    "new_caller_unknown": ("Nov pozivalac, nema ranijih prijava.", "New caller, no earlier tickets."),
+    "new_choose_reply": ("Izaberite kako slati odgovore.", "Choose how replies are sent."),
+    "new_sms_needs_phone": (
+        "Za odgovor SMS-om upišite broj telefona.",
+        "A reply by SMS needs a phone number.",
+    ),
+    "new_email_needs_address": ("Za odgovor e-poštom upišite adresu.", "A reply by e-mail needs an address."),
+    "new_photo_type": ("Fotografija: JPEG/PNG/WebP do 10 MB.", "Photo: JPEG/PNG/WebP up to 10 MB."),
+    "new_invalid": (
+        "Prijava nije sačuvana: proverite podatke.",
+        "The report was not saved: check the fields.",
+    ),
     "state_queued": ("čeka slanje", "queued"),
     "state_sending": ("šalje se", "sending"),
     "state_sent": ("poslato", "sent"),
@@ -213,8 +244,8 @@ CHANNEL_ICONS = {
     "email": "@",
     "web": "⌨",
     "call": "↩",
-    "phone": "📞",
-    "walk_in": "🚶",
+    "phone": "☏",
+    "walk_in": "⌂",
 }
 
 

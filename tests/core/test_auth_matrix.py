@@ -366,6 +366,24 @@ MATRIX: tuple[Case, ...] = (
         ok=303,
     ),
     Case("POST", "/tickets/{reference}/undo", OPS, "web", url="/tickets/{own}/undo", ok=422),
+    Case("GET", "/tickets/new", OPS, "web", ok=200),
+    Case("GET", "/tickets/new/caller", OPS, "web", url="/tickets/new/caller?phone=0641234567", ok=200),
+    Case("GET", "/tickets/new/category", OPS, "web", url="/tickets/new/category?description=cev", ok=200),
+    Case(
+        "POST",
+        "/tickets/new",
+        OPS,
+        "web",
+        body={
+            "key": "matrix",
+            "kind": "walk_in",
+            "phone": "0641234567",
+            "description": "Rupa na putu",
+            "category": "javna_rasveta",
+            "reply_via": "none",
+        },
+        ok=303,
+    ),
 )
 
 

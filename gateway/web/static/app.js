@@ -116,6 +116,13 @@
     wireSmsCounters(document);
   });
 
+  /* --- new report: Ctrl+Enter saves from any field (an operator on a headset keeps typing) --- */
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" || !(ev.ctrlKey || ev.metaKey)) { return; }
+    var form = ev.target.closest ? ev.target.closest("form#new-report") : null;
+    if (form) { ev.preventDefault(); form.requestSubmit(); }
+  });
+
   /* --- map (only rendered when a tile server is configured) --- */
   function initMap() {
     var el = document.getElementById("map");
