@@ -8,22 +8,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from gateway.auth import Principal
-from gateway.inbox import normalise_phone
+from gateway.search import identity_key
 from storage.models import Citizen, CitizenIdentity, PiiAccess, Ticket
 
 EARLIER_LIMIT = 10
-
-
-def identity_key(raw: str, region: str) -> tuple[str, str] | None:
-    """("email", lower-case) or ("phone", E.164) for what the operator typed; None if neither."""
-    text = raw.strip()
-    if "@" in text:
-        return "email", text.lower()
-    digits = sum(ch.isdigit() for ch in text)
-    if digits < 6:
-        return None
-    phone = normalise_phone(text, region)
-    return ("phone", phone) if phone else None
 
 
 def caller_lookup(session: Session, who: Principal, raw: str, region: str) -> dict[str, Any] | None:

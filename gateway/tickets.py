@@ -17,6 +17,7 @@ from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.notify import CitizenNotifier
 from gateway.routing import Router
+from gateway.search import search_text
 from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
 from storage.models import Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
 
@@ -181,10 +182,12 @@ class TicketService:
     def refresh_work_order_text(self, session: Session, ticket: Ticket) -> None:
         """Recompute the utility's copy of the text: the reporter's known name, numbers, addresses out."""
         names: list[str] = []
-        if ticket.citizen_id is not None:
-            citizen = session.get(Citizen, ticket.citizen_id)
-            if citizen is not None and citizen.name:
-                names = [w for w in re.split(r"[\s,.\"'<>()]+", citizen.name) if len(w) >= 3]
+        citizen = session.get(Citizen, ticket.citizen_id) if ticket.citizen_id is not None else None
+        if citizen is not None and citizen.name:
+            names = [w for w in re.split(r"[\s,.\"'<>()]+", citizen.name) if len(w) >= 3]
+        ticket.search_text = search_text(
+            ticket, citizen.name if citizen else None, self.config.gateway.default_region
+        )
         ticket.work_order_subject = redact(ticket.subject, names) if ticket.subject is not None else None
         ticket.work_order_text = redact(ticket.description, names)
 

@@ -118,6 +118,9 @@ class Ticket(SQLModel, table=True):
     resolution_note: str | None = None
     discard_reason: str | None = None
     needs_callback: bool = False
+    # Folded (Latin, no diacritics, lower-case) reference, text, address, reporter's name and the
+    # E.164 form of numbers in the text: what staff search matches; kept current by TicketService.
+    search_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Message(SQLModel, table=True):

@@ -40,6 +40,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filter": ("Filtriraj", "Filter"),
     "all": ("Sve", "All"),
     "search": ("Pretraga", "Search"),
+    "search_hint": ("broj, telefon, e-pošta, ime, ulica, reči", "reference, phone, e-mail, name, street"),
     "missed_calls": ("Propušteni pozivi za povratni poziv", "Missed calls to call back"),
     "caller": ("Pozivalac", "Caller"),
     "duration": ("Trajanje", "Duration"),

@@ -140,7 +140,9 @@ def set_lang(code: str, request: Request, gw: GW) -> Response:
 
 # -- inbox ---------------------------------------------------------------------------------
 def _inbox_ctx(gw: Any, channel: str | None, status: str | None, q: str | None) -> dict[str, Any]:
-    f = InboxFilter(channel or None, status or None, (q or "").strip()[:200] or None)
+    f = InboxFilter(
+        channel or None, status or None, (q or "").strip()[:200] or None, gw.config.gateway.default_region
+    )
     with session_scope(gw.engine) as s:
         return {"items": inbox(s, f), "calls": missed_calls(s), "f": f}
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from gateway.queries import calls
+from gateway.search import apply_search
 from gateway.text import mask_phone
 from gateway.tickets import CLOCK_RUNNING, Status
 from storage.models import OutboxMessage, Ticket
@@ -29,6 +30,7 @@ class InboxFilter:
     channel: str | None = None
     status: str | None = None
     text: str | None = None
+    region: str = "RS"  # how national phone numbers typed into the search are read
 
 
 def inbox(session: Session, f: InboxFilter, *, limit: int = INBOX_LIMIT) -> list[dict[str, Any]]:
@@ -39,14 +41,7 @@ def inbox(session: Session, f: InboxFilter, *, limit: int = INBOX_LIMIT) -> list
     if f.status:
         query = query.where(Ticket.status == f.status)
     if f.text:
-        needle = f"%{f.text.strip()}%"
-        query = query.where(
-            sa.or_(
-                col(Ticket.reference).ilike(needle),
-                col(Ticket.subject).ilike(needle),
-                col(Ticket.description).ilike(needle),
-            )
-        )
+        query = apply_search(query, session, f.text, f.region)
     rows = session.exec(
         query.order_by(unvalidated_first, col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
     ).all()
