@@ -19,7 +19,7 @@ from gateway.notify import CitizenNotifier
 from gateway.routing import Router
 from gateway.search import search_text
 from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
-from storage.models import Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
+from storage.models import CallLog, Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
 
 
 class Status(StrEnum):
@@ -450,6 +450,22 @@ class TicketService:
             None,
             "call back requested" if needed else "called back",
         )
+
+    def mark_called_back(
+        self, session: Session, ticket: Ticket, actor: Actor, note: str | None = None
+    ) -> None:
+        """An operator returned the call: off the call-back list, with its calls, in the timeline."""
+        ticket.needs_callback = False
+        session.add(ticket)
+        for call in session.exec(
+            select(CallLog).where(CallLog.ticket_id == ticket.id, col(CallLog.callback_done_at).is_(None))
+        ).all():
+            call.needs_callback = False
+            call.callback_done_at = self.clock()
+            call.callback_note = f"{actor.name}: {note or ''}".strip(": ")
+            session.add(call)
+        said = "called back" + (f": {note}" if note else "")
+        self._event(session, ticket, actor, "callback", None, None, said)
 
     def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool) -> None:
         """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it."""

@@ -38,6 +38,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.desk_pages import router as desk_router
     from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
+    from gateway.web.queue_pages import router as queue_router
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.ticket_pages import router as ticket_router
 
@@ -51,4 +52,5 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(new_report_router)  # before /tickets/{reference}: "new" is not a reference
     app.include_router(ticket_router)
     app.include_router(desk_router)
+    app.include_router(queue_router)
     install_error_pages(app)

@@ -367,6 +367,8 @@ MATRIX: tuple[Case, ...] = (
     ),
     Case("POST", "/tickets/{reference}/undo", OPS, "web", url="/tickets/{own}/undo", ok=422),
     Case("GET", "/tickets/new", OPS, "web", ok=200),
+    Case("POST", "/callbacks/ticket/{reference}", OPS, "web", url="/callbacks/ticket/{own}", ok=303),
+    Case("POST", "/callbacks/call/{call_id}", OPS, "web", url="/callbacks/call/{call}", ok=303),
     Case("GET", "/tickets/new/caller", OPS, "web", url="/tickets/new/caller?phone=0641234567", ok=200),
     Case("GET", "/tickets/new/category", OPS, "web", url="/tickets/new/category?description=cev", ok=200),
     Case(
