@@ -267,7 +267,16 @@ class TicketService:
         public = to not in (S.DISCARDED,)
         self._event(session, ticket, actor, "status", current, to, change.note, public=public)
         self.notifier.status_changed(session, ticket, current, to, change)
+        if to == S.RESOLVED:
+            self._tell_duplicates(session, ticket, actor, change.note or "")
         return ticket
+
+    def _tell_duplicates(self, session: Session, ticket: Ticket, actor: Actor, note: str) -> None:
+        """Reporters of tickets merged into this one hear its resolution on their own channel."""
+        for dup in session.exec(select(Ticket).where(Ticket.duplicate_of_id == ticket.id)).all():
+            row = self.notifier.queue_for_citizen(session, dup, "resolved", urgent=False, note=note)
+            if row is not None:
+                self._event(session, dup, actor, "merge", None, None, f"resolution sent: {ticket.reference}")
 
     def _check_actor(self, ticket: Ticket, to: Status, actor: Actor) -> None:
         if actor.role != "utility":
@@ -371,6 +380,16 @@ class TicketService:
         current = ticket.status
         if ticket.duplicate_of_id is not None and (original := session.get(Ticket, ticket.duplicate_of_id)):
             self._event(session, original, actor, "merge", None, None, f"{ticket.reference} merge undone")
+        # The merge notice may not have left yet: a taken-back merge must not reach the citizen.
+        for row in session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.ticket_id == ticket.id,
+                OutboxMessage.kind == current,
+                OutboxMessage.state == "queued",
+            )
+        ).all():
+            row.state = "cancelled"
+            session.add(row)
         ticket.status = restored
         ticket.discard_reason = None
         ticket.duplicate_of_id = None

@@ -124,6 +124,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ask_discard": ("Odbaciti ovu prijavu?", "Discard this ticket?"),
     "ask_merge": ("Spojiti ovu poruku sa navedenom prijavom?", "Merge this message into that ticket?"),
     "undo": ("Poništi", "Undo"),
+    "merged_into": ("Duplikat prijave", "Duplicate of"),
+    "merged_here": ("Spojene prijave", "Merged into this one"),
     "undo_until": ("Može se poništiti do", "Can be undone until"),
     "correct": ("Ispravi podatke", "Correct the details"),
     "close": ("Zatvori", "Close"),
@@ -235,6 +237,7 @@ _NOTE_PARTS = {
     "location": ("lokacija", "location"),
     "merged as a duplicate": ("spojena kao duplikat", "merged as a duplicate"),
     "merge undone": ("spajanje poništeno", "merge undone"),
+    "resolution sent": ("poslato rešenje prijave", "resolution sent"),
 }
 
 STATUS_NAMES: dict[str, tuple[str, str]] = {

@@ -1,11 +1,12 @@
 """What the ticket page needs for the operator's safe actions: the undo deadline of a recent
-discard or merge, and the SMS frame a reply is sent in (so the part counter counts it)."""
+discard or merge, the merge links both ways, and the SMS frame a reply is sent in (so the part
+counter counts it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from gateway.notify import sms_body
 from gateway.tickets import UNDO_WINDOW
@@ -20,7 +21,13 @@ def ticket_extras(session: Session, gw: Any, ticket: Ticket) -> dict[str, Any]:
     last = gw.tickets.undoable(session, ticket)
     framed = sms_body("reply", ticket.script, automatic=False, ref=ticket.reference, text=_MARK)
     prefix, _, suffix = framed.partition(_MARK)
+    original = session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
+    merged = session.exec(
+        select(Ticket.reference).where(Ticket.duplicate_of_id == ticket.id).order_by(col(Ticket.id))
+    ).all()
     return {
         "undo_until": (last.at + UNDO_WINDOW) if last is not None else None,
         "sms_frame": (prefix, suffix),
+        "merged_into": original.reference if original else None,
+        "merged": list(merged),
     }

@@ -65,6 +65,7 @@ def render_ticket(
         detail = ticket_detail(s, who, reference)
         route = None
         extras: dict[str, Any] = {"undo_until": None, "sms_frame": ("", "")}
+        extras.update(merged_into=None, merged=[])
         if detail is not None and who.sees_pii:
             ticket = s.get(Ticket, detail["id"])
             assert ticket is not None

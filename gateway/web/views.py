@@ -45,7 +45,6 @@ def inbox(
     tz: ZoneInfo | None = None,
 ) -> list[dict[str, Any]]:
     now = now or utc_now()
-    unvalidated_first = sa.case((col(Ticket.status) == Status.RECEIVED.value, 0), else_=1)
     query = select(Ticket)
     if f.channel:
         query = query.where(Ticket.channel == f.channel)
@@ -55,9 +54,14 @@ def inbox(
         query = apply_search(query, session, f.text, f.region)
     if f.queue:
         query = apply_queue(query, f.queue, now, tz or ZoneInfo("Europe/Belgrade"))
-    rows = session.exec(
-        query.order_by(unvalidated_first, col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
-    ).all()
+    # Unvalidated first, each part newest first: two index walks that stop at `limit`, instead of
+    # sorting every ticket by a computed key (a full scan at 100 000 tickets).
+    newest = (col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    received = Status.RECEIVED.value
+    rows = list(session.exec(query.where(Ticket.status == received).order_by(*newest).limit(limit)).all())
+    if len(rows) < limit:
+        rest = query.where(Ticket.status != received).order_by(*newest).limit(limit - len(rows))
+        rows += session.exec(rest).all()
     return [
         {
             "reference": t.reference,

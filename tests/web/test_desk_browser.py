@@ -84,8 +84,11 @@ def test_merge_needs_confirmation_and_a_correction_after_validation_is_in_the_ti
     merge.locator("button[type=submit]").click()
     page.wait_for_selector("#undo-form")
     assert status_of(gw, dup) == "duplicate"
+    assert page.locator("#merged-into").inner_text() == original  # linked both ways
+    page.screenshot(path=str(site.shots / "ticket_merged.png"), full_page=True)
 
     page.goto(f"{site.url}/tickets/{original}")
+    assert page.locator("#merged-here").inner_text() == dup
     page.select_option("#validate-form select[name=category]", "javna_rasveta")
     page.click("#validate-form button[type=submit]")
     page.wait_for_selector("#correct-form")

@@ -122,6 +122,9 @@ def test_a_merge_needs_confirmation_and_its_undo_is_noted_on_both_tickets(
     assert ticket(gw, dup).duplicate_of_id == ticket(gw, original).id
     assert client.post(f"/tickets/{dup}/undo", data={"csrf": csrf}).status_code == 303
     assert (ticket(gw, dup).status, ticket(gw, dup).duplicate_of_id) == ("received", None)
+    with session_scope(gw.engine) as s:
+        notice = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "duplicate")).one()
+    assert notice.state == "cancelled"  # the merge notice that had not left yet never will
     notes = [e.note for e in events(gw, original) if e.kind == "merge"]
     assert notes == [f"{dup} merged as a duplicate", f"{dup} merge undone"]
 
