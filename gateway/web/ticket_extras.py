@@ -9,7 +9,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from gateway.notify import sms_body
-from gateway.tickets import UNDO_WINDOW
+from gateway.tickets import UNDO_WINDOW, Actor, TransitionRefused
+from gateway.workorders import NOT_OURS, UtilityReply
+from gateway.workorders import _apply as apply_utility_reply  # the NIJE NAŠE step of a mail reply
 from storage.models import Ticket
 
 CONFIRMED = {"duplicate", "discarded"}  # statuses the web asks a ticked confirmation for
@@ -31,3 +33,10 @@ def ticket_extras(session: Session, gw: Any, ticket: Ticket) -> dict[str, Any]:
         "merged_into": original.reference if original else None,
         "merged": list(merged),
     }
+
+
+def refuse_work_order(gw: Any, session: Session, ticket: Ticket, actor: Actor, reason: str) -> None:
+    """The field page's "not ours": the same step as the NIJE NAŠE keyword in a work-order mail."""
+    reply = UtilityReply(NOT_OURS, reason)
+    if not apply_utility_reply(gw.tickets, gw.config, session, ticket, actor, reply, ""):
+        raise TransitionRefused("not_ours_only_assigned")
