@@ -255,6 +255,8 @@ class StaffUser(SQLModel, table=True):
     locked_until: datetime | None = _ts(nullable=True)
     # Logout ends every session of the user: cookies issued before this are refused.
     sessions_valid_from: datetime | None = _ts(nullable=True)
+    # Set by an administrator: no login, and every open session ends (gateway/web user check).
+    disabled_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts(default=True)
 
 

@@ -27,7 +27,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
     with session_scope(gw.engine) as s:
         user = s.exec(select(StaffUser).where(StaffUser.username == who.name)).first()
     # Not the lock: a stranger's wrong passwords must not be able to end a working session.
-    if user is None or (user.role, user.utility) != (who.role, who.utility):
+    if user is None or (user.role, user.utility) != (who.role, who.utility) or user.disabled_at is not None:
         return False
     cutoff = user.sessions_valid_from
     # The cookie keeps milliseconds: compare at that precision, or a login right after a logout fails.
@@ -35,6 +35,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
+    from gateway.web.admin_pages import router as admin_router
     from gateway.web.desk_pages import router as desk_router
     from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
@@ -53,4 +54,5 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(ticket_router)
     app.include_router(desk_router)
     app.include_router(queue_router)
+    app.include_router(admin_router)
     install_error_pages(app)

@@ -108,6 +108,7 @@ def _role(*roles: str) -> Any:
 
 WebStaff = Annotated[Principal, Depends(_role("admin", "operator", "utility"))]
 WebOperator = Annotated[Principal, Depends(_role("admin", "operator"))]
+WebAdmin = Annotated[Principal, Depends(_role("admin"))]
 R = Annotated[Renderer, Depends(renderer)]
 
 
