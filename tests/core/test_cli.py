@@ -81,3 +81,12 @@ def test_inject_sms_goes_through_the_inbox(cfg_file: Path, db_url: str) -> None:
         ticket: Any = s.exec(select(Ticket)).one()
         assert ticket.channel == "sms" and ticket.suggested_category == "javna_rasveta"
     engine.dispose()
+
+
+def test_adding_an_existing_user_again_is_one_line_not_a_traceback(cfg_file: Path) -> None:
+    args = ["user", "add", "ana", "--role", "operator", "--config", str(cfg_file)]
+    env = {"SISTEM48_NEW_PASSWORD": "dugacka-lozinka-1"}
+    assert runner.invoke(app, args, env=env).exit_code == 0
+    again = runner.invoke(app, args, env=env)
+    assert again.exit_code == 2 and again.exception is not None and isinstance(again.exception, SystemExit)
+    assert again.output.strip() == "error: a user 'ana' already exists"
