@@ -80,6 +80,8 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_status_created", "status", "created_at"),
         sa.Index("ix_ticket_category_status_created", "category", "status", "created_at"),
         sa.Index("ix_ticket_utility_created", "utility", "created_at"),
+        # The call-back queue: a handful of flagged tickets among 100 000 (benchmarks/ui_render.py).
+        sa.Index("ix_ticket_callback_created", "needs_callback", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)
