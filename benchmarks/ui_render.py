@@ -6,7 +6,11 @@ and their ratio to the login page measured in the same run as the baseline.
 the public report form and the managers' report for one month (target p95 ≤ 200 ms), and the CSV
 exports of that month (target ≤ 2 s), again against the login page of the same run.
 
-    python benchmarks/ui_render.py [staff|citizen|all]"""
+`desk` part: the call centre's desk with 100 000 tickets (`--desk-tickets N` to change): the inbox
+with each queue filter, search by phone (three spellings) and by street, and the new-report page
+with its caller lookup, against the login page of that same database.
+
+    python benchmarks/ui_render.py [staff|citizen|desk|all] [--desk-tickets N]"""
 
 from __future__ import annotations
 
@@ -219,8 +223,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def main() -> None:
-    part = sys.argv[1] if len(sys.argv) > 1 else "all"
+def main(part: str, desk_tickets: int) -> None:
     if part in ("staff", "all"):
         staff()
     if part in ("citizen", "all"):
@@ -232,6 +235,8 @@ def main() -> None:
             limit = 2000 if name.startswith("CSV") else 200
             flag = "" if name == "/login" else ("  ok" if p95 <= limit else "  OVER")
             print(f"{name:18} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
+    if part in ("desk", "all"):
+        desk_main(desk_tickets)
 
 
 def staff() -> None:
@@ -282,5 +287,121 @@ def staff() -> None:
         print(f"{path:18} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
 
 
+RUNNING = ("open", "assigned", "in_progress")
+STREETS = ["Nikole Tesle", "Kralja Petra", "Zmaj Jovina", "Bulevar oslobođenja", "Njegoševa", "Dunavska"]
+
+
+def seed_desk(gw: object, n: int, clock: Clock) -> None:
+    """Bulk rows (not ingest: 100 000 contacts through the inbox take too long for a benchmark),
+    with the same folded search text TicketService would write."""
+    import sqlalchemy as sa
+
+    from gateway.search import search_text
+    from storage.models import Citizen, CitizenIdentity, Ticket
+
+    engine = gw.engine  # type: ignore[attr-defined]
+    statuses = ["received", "open", "assigned", "in_progress", "waiting", "resolved", "closed"]
+    now = clock()
+    chunk = 5000
+    for base in range(0, n, chunk):
+        citizens, identities, tickets = [], [], []
+        for i in range(base, min(n, base + chunk)):
+            citizens.append({"id": i + 1, "name": f"Građanin {i}", "script": "latin", "created_at": now})
+            identities.append(
+                {"citizen_id": i + 1, "kind": "phone", "value": f"+38164{i:07d}", "created_at": now}
+            )
+            status = statuses[i % len(statuses)]
+            street = STREETS[i % len(STREETS)]
+            t = Ticket(
+                reference=f"S48-2026-{i + 1:06d}",
+                public_token=f"tok{i}",
+                channel="sms",
+                status=status,
+                description=f"Rupa na putu u ulici {street} {i % 90 + 1}",
+                work_order_text="",
+                citizen_id=i + 1,
+                category="javna_rasveta" if status != "received" else None,
+                created_at=now - timedelta(minutes=i),
+                updated_at=now,
+                due_at=(now + timedelta(hours=(i % 96) - 48)) if status in RUNNING else None,
+                overdue=False,
+                needs_callback=i % 997 == 0,
+            )
+            t.search_text = search_text(t, f"Građanin {i}", "RS")
+            tickets.append(t.model_dump(exclude={"id"}))
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Citizen), citizens)
+            conn.execute(sa.insert(CitizenIdentity), identities)
+            conn.execute(sa.insert(Ticket), tickets)
+
+
+def desk_main(n: int) -> None:
+    from tests.conftest import make_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "desk.db"
+        upgrade(f"sqlite:///{db}")
+        cfg = make_config(Path(tmp), f"sqlite:///{db}")
+        clock = Clock()
+        gw = build_gateway(cfg, clock=clock, roles=set())
+        with session_scope(gw.engine, write=True) as s:
+            add_user(s, username="bench", password="bench-password-1", role="operator")
+        t0 = time.perf_counter()
+        seed_desk(gw, n, clock)
+        print(f"\nseeded {n} tickets for the desk pages in {time.perf_counter() - t0:.1f} s")
+        target = n // 2
+        paths = [
+            "/login",
+            "/inbox",
+            "/inbox?queue=overdue",
+            "/inbox?queue=today",
+            "/inbox?queue=waiting",
+            "/inbox?queue=callback",
+            f"/inbox?q=%2B38164{target:07d}",
+            f"/inbox?q=064{target:07d}",
+            f"/inbox?q=064+{target // 10000:03d}+{target % 10000:04d}",
+            "/inbox?q=Nikole+Tesle+17",
+            "/inbox?q=%D0%9D%D0%B8%D0%BA%D0%BE%D0%BB%D0%B5+%D0%A2%D0%B5%D1%81%D0%BB%D0%B5",  # Николе Тесле
+            "/tickets/new",
+            f"/tickets/new/caller?phone=064{target:07d}",
+        ]
+        results: dict[str, tuple[float, float]] = {}
+        with TestClient(create_app(cfg, gateway=gw)) as c:
+            page = c.get("/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert token
+            c.post(
+                "/login", data={"username": "bench", "password": "bench-password-1", "csrf": token.group(1)}
+            )
+            phone_hit = f"S48-2026-{target + 1:06d}"
+            for path in paths:
+                r = c.get(path)
+                assert r.status_code == 200, (path, r.status_code)
+                if "q=%2B" in path or "q=064" in path or "caller" in path:
+                    assert phone_hit in r.text, f"{path} did not find the caller"
+                if "Tesle" in path or "%D0%A2" in path:
+                    assert "Nikole Tesle" in r.text, f"{path} found no street"
+                samples = []
+                for _ in range(RUNS):
+                    start = time.perf_counter()
+                    c.get(path)
+                    samples.append((time.perf_counter() - start) * 1000)
+                results[path] = percentiles(samples)
+        gw.engine.dispose()
+    base50 = results["/login"][0]
+    title = f"desk page ({n} tickets)"
+    print(f"{title:44} {'p50 ms':>8} {'p95 ms':>8} {'p50/base':>9}  target p95 ≤ 200 ms")
+    for path, (p50, p95) in results.items():
+        flag = "" if path == "/login" else ("  ok" if p95 <= 200 else "  OVER")
+        shown = path if len(path) <= 44 else path[:41] + "…"
+        print(f"{shown:44} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--desk-tickets", type=int, default=100_000)
+    parser.add_argument("part", nargs="?", default="all", choices=("staff", "citizen", "desk", "all"))
+    args = parser.parse_args()
+    main(args.part, args.desk_tickets)

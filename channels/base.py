@@ -18,6 +18,8 @@ class ChannelKind(StrEnum):
     SMS = "sms"
     EMAIL = "email"
     WEB = "web"
+    PHONE = "phone"  # an operator records a call in working hours (never a voicemail)
+    WALK_IN = "walk_in"  # a citizen at the counter
 
 
 @dataclass(frozen=True, slots=True)

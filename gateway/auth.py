@@ -94,6 +94,9 @@ def check_password(
     if user is None:
         _hasher.hash(password)  # same work as a real check: no user enumeration by timing
         raise AuthError("wrong username or password")
+    if user.disabled_at is not None:
+        _hasher.hash(password)
+        raise AuthError("account disabled")
     if user.locked_until is not None and user.locked_until > now:
         raise AuthError("account locked after repeated failures; try again later")
     try:
@@ -107,3 +110,46 @@ def check_password(
     user.failed_logins, user.locked_until = 0, None
     session.add(user)
     return Principal(user.username, user.role, user.utility)
+
+
+# -- administration of staff accounts (the admin pages) ---------------------------------------
+def staff_user(session: Session, username: str) -> StaffUser:
+    user = session.exec(select(StaffUser).where(StaffUser.username == username).with_for_update()).first()
+    if user is None:
+        raise AuthError(f"no user {username!r}")
+    return user
+
+
+def set_disabled(session: Session, username: str, disabled: bool, now: datetime) -> None:
+    """Disabling also ends every open session of the user at once."""
+    user = staff_user(session, username)
+    user.disabled_at = now if disabled else None
+    if disabled:
+        user.sessions_valid_from = now
+    session.add(user)
+
+
+def reset_password(session: Session, username: str, password: str, now: datetime) -> None:
+    if len(password) < 10:
+        raise AuthError("password must have at least 10 characters")
+    user = staff_user(session, username)
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until, user.sessions_valid_from = 0, None, now
+    session.add(user)
+
+
+def unlock(session: Session, username: str) -> None:
+    user = staff_user(session, username)
+    user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+
+
+def set_role(session: Session, username: str, role: str, utility: str | None) -> None:
+    """A changed role ends the open sessions (the web checks role and utility on each request)."""
+    if role not in STAFF_ROLES:
+        raise AuthError(f"unknown role {role!r}; one of {', '.join(STAFF_ROLES)}")
+    if role == "utility" and not utility:
+        raise AuthError("a utility user needs --utility")
+    user = staff_user(session, username)
+    user.role, user.utility = role, (utility if role == "utility" else None)
+    session.add(user)

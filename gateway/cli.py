@@ -209,6 +209,8 @@ def user_add(
     config: ConfigOpt = None,
 ) -> None:
     """Add a staff user for the web UI."""
+    from sqlalchemy.exc import IntegrityError
+
     from gateway.auth import AuthError, add_user
     from storage.db import make_engine, session_scope
 
@@ -220,6 +222,9 @@ def user_add(
             add_user(s, username=username, password=password, role=role, utility=utility)
     except AuthError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except IntegrityError:
+        typer.echo(f"error: a user {username!r} already exists", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"user {username} ({role}) added")
 

@@ -191,6 +191,7 @@ class CitizenNotifier:
             "voice": ["sms"],
             "email": ["email"],
             "web": ["email", "sms"],
+            "phone": ["sms", "email"],
         }.get(ticket.channel, ["email", "sms"])
         for kind in order:
             if kind == "sms" and sms_ok and phone is not None:
@@ -343,7 +344,8 @@ class CitizenNotifier:
         route = self.reply_route(session, ticket)
         if route is None:
             return
-        if route[0] == "sms" and new not in self.config.sms.reply_on:
+        # A merged reporter is always told where the report went: otherwise it looks lost.
+        if route[0] == "sms" and new not in self.config.sms.reply_on and new != "duplicate":
             return
         extra: dict[str, Any] = {}
         if new == "duplicate" and ticket.duplicate_of_id is not None:

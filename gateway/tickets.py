@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -17,8 +17,9 @@ from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.notify import CitizenNotifier
 from gateway.routing import Router
+from gateway.search import search_text
 from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
-from storage.models import Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
+from storage.models import CallLog, Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
 
 
 class Status(StrEnum):
@@ -51,6 +52,8 @@ CLOCK_RUNNING = frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS})
 TERMINAL = frozenset({S.CLOSED, S.DUPLICATE, S.DISCARDED})
 # Where a reply from the citizen may still thread in (a resolved ticket can be reopened).
 THREADABLE = frozenset(set(Status) - TERMINAL - {S.FORWARDED})
+# How long a discard or a merge can be taken back from the ticket page.
+UNDO_WINDOW = timedelta(minutes=15)
 
 
 def redact(text: str, names: list[str]) -> str:
@@ -179,10 +182,12 @@ class TicketService:
     def refresh_work_order_text(self, session: Session, ticket: Ticket) -> None:
         """Recompute the utility's copy of the text: the reporter's known name, numbers, addresses out."""
         names: list[str] = []
-        if ticket.citizen_id is not None:
-            citizen = session.get(Citizen, ticket.citizen_id)
-            if citizen is not None and citizen.name:
-                names = [w for w in re.split(r"[\s,.\"'<>()]+", citizen.name) if len(w) >= 3]
+        citizen = session.get(Citizen, ticket.citizen_id) if ticket.citizen_id is not None else None
+        if citizen is not None and citizen.name:
+            names = [w for w in re.split(r"[\s,.\"'<>()]+", citizen.name) if len(w) >= 3]
+        ticket.search_text = search_text(
+            ticket, citizen.name if citizen else None, self.config.gateway.default_region
+        )
         ticket.work_order_subject = redact(ticket.subject, names) if ticket.subject is not None else None
         ticket.work_order_text = redact(ticket.description, names)
 
@@ -207,6 +212,9 @@ class TicketService:
             code = change.category or ticket.category or ticket.suggested_category
             if code is None or self.config.category(code) is None:
                 raise MissingDetail("validation needs a known category")
+            if not (ticket.description or "").strip():
+                # A blank voicemail validated on reflex became a 24 h work order about nothing.
+                raise MissingDetail("validation needs the text of the report")
             self._apply_category(ticket, code)
             ticket.validated_at = now
             ticket.due_at = self.calendar.add_working_hours(now, ticket.sla_hours or 48)
@@ -259,7 +267,16 @@ class TicketService:
         public = to not in (S.DISCARDED,)
         self._event(session, ticket, actor, "status", current, to, change.note, public=public)
         self.notifier.status_changed(session, ticket, current, to, change)
+        if to == S.RESOLVED:
+            self._tell_duplicates(session, ticket, actor, change.note or "")
         return ticket
+
+    def _tell_duplicates(self, session: Session, ticket: Ticket, actor: Actor, note: str) -> None:
+        """Reporters of tickets merged into this one hear its resolution on their own channel."""
+        for dup in session.exec(select(Ticket).where(Ticket.duplicate_of_id == ticket.id)).all():
+            row = self.notifier.queue_for_citizen(session, dup, "resolved", urgent=False, note=note)
+            if row is not None:
+                self._event(session, dup, actor, "merge", None, None, f"resolution sent: {ticket.reference}")
 
     def _check_actor(self, ticket: Ticket, to: Status, actor: Actor) -> None:
         if actor.role != "utility":
@@ -313,12 +330,12 @@ class TicketService:
         if category is not None and category != ticket.category:
             if self.config.category(category) is None:
                 raise MissingDetail(f"unknown category {category!r}")
+            notes.append(f"category: {ticket.category or '-'} → {category}")
             ticket.category = category
             ticket.sla_hours = self.router.route(category).sla_hours
-            notes.append(f"category {category}")
-        if location_text is not None:
-            ticket.location_text = location_text
-            notes.append("location edited")
+        if location_text is not None and location_text != (ticket.location_text or ""):
+            notes.append(f"location: {ticket.location_text or '-'} → {location_text or '-'}")
+            ticket.location_text = location_text or None
         if lat is not None and lon is not None:
             ticket.lat, ticket.lon = lat, lon
         ticket.updated_at = self.clock()
@@ -327,6 +344,73 @@ class TicketService:
         if notes:
             self._event(session, ticket, actor, "edit", None, None, "; ".join(notes))
         return ticket
+
+    def correct(
+        self,
+        session: Session,
+        ticket: Ticket,
+        actor: Actor,
+        *,
+        category: str | None,
+        description: str,
+        location_text: str,
+    ) -> Ticket:
+        """An operator's correction of a validated ticket; each change is a timeline event."""
+        if Status(ticket.status) in TERMINAL:
+            raise TransitionRefused(f"{ticket.reference} is {ticket.status}: nothing to correct")
+        if not description.strip():
+            raise MissingDetail("validation needs the text of the report")
+        return self.update_details(
+            session,
+            ticket,
+            actor,
+            description=description,
+            category=category or None,
+            location_text=location_text.strip(),
+        )
+
+    def undo_close(self, session: Session, ticket: Ticket, actor: Actor) -> Ticket:
+        """Take back a discard or a merge made within UNDO_WINDOW: the status before it returns."""
+        last = self.undoable(session, ticket)
+        if last is None:
+            raise TransitionRefused(f"{ticket.reference}: nothing to undo")
+        restored = Status(last.from_status or S.RECEIVED)
+        if restored == S.WAITING:
+            restored = S.RECEIVED if ticket.validated_at is None else S.OPEN
+        current = ticket.status
+        if ticket.duplicate_of_id is not None and (original := session.get(Ticket, ticket.duplicate_of_id)):
+            self._event(session, original, actor, "merge", None, None, f"{ticket.reference} merge undone")
+        # The merge notice may not have left yet: a taken-back merge must not reach the citizen.
+        for row in session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.ticket_id == ticket.id,
+                OutboxMessage.kind == current,
+                OutboxMessage.state == "queued",
+            )
+        ).all():
+            row.state = "cancelled"
+            session.add(row)
+        ticket.status = restored
+        ticket.discard_reason = None
+        ticket.duplicate_of_id = None
+        ticket.updated_at = self.clock()
+        session.add(ticket)
+        self._event(session, ticket, actor, "undo", current, restored, None, public=False)
+        return ticket
+
+    def undoable(self, session: Session, ticket: Ticket) -> TicketEvent | None:
+        """The discard/merge event that can still be undone, if any."""
+        if ticket.status not in (S.DISCARDED, S.DUPLICATE):
+            return None
+        last = session.exec(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+            .order_by(col(TicketEvent.id).desc())
+        ).first()
+        if last is None or last.to_status != ticket.status:
+            return None
+        at = last.at if last.at.tzinfo else last.at.replace(tzinfo=UTC)
+        return last if self.clock() - at <= UNDO_WINDOW else None
 
     def reply(self, session: Session, ticket: Ticket, actor: Actor, text: str) -> OutboxMessage:
         """A staff member's answer to the reporter, on the channel the reporter used."""
@@ -385,6 +469,22 @@ class TicketService:
             None,
             "call back requested" if needed else "called back",
         )
+
+    def mark_called_back(
+        self, session: Session, ticket: Ticket, actor: Actor, note: str | None = None
+    ) -> None:
+        """An operator returned the call: off the call-back list, with its calls, in the timeline."""
+        ticket.needs_callback = False
+        session.add(ticket)
+        for call in session.exec(
+            select(CallLog).where(CallLog.ticket_id == ticket.id, col(CallLog.callback_done_at).is_(None))
+        ).all():
+            call.needs_callback = False
+            call.callback_done_at = self.clock()
+            call.callback_note = f"{actor.name}: {note or ''}".strip(": ")
+            session.add(call)
+        said = "called back" + (f": {note}" if note else "")
+        self._event(session, ticket, actor, "callback", None, None, said)
 
     def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool) -> None:
         """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it."""

@@ -80,6 +80,8 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_status_created", "status", "created_at"),
         sa.Index("ix_ticket_category_status_created", "category", "status", "created_at"),
         sa.Index("ix_ticket_utility_created", "utility", "created_at"),
+        # The call-back queue: a handful of flagged tickets among 100 000 (benchmarks/ui_render.py).
+        sa.Index("ix_ticket_callback_created", "needs_callback", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)
@@ -118,6 +120,9 @@ class Ticket(SQLModel, table=True):
     resolution_note: str | None = None
     discard_reason: str | None = None
     needs_callback: bool = False
+    # Folded (Latin, no diacritics, lower-case) reference, text, address, reporter's name and the
+    # E.164 form of numbers in the text: what staff search matches; kept current by TicketService.
+    search_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Message(SQLModel, table=True):
@@ -252,6 +257,8 @@ class StaffUser(SQLModel, table=True):
     locked_until: datetime | None = _ts(nullable=True)
     # Logout ends every session of the user: cookies issued before this are refused.
     sessions_valid_from: datetime | None = _ts(nullable=True)
+    # Set by an administrator: no login, and every open session ends (gateway/web user check).
+    disabled_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts(default=True)
 
 

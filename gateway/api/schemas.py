@@ -12,7 +12,9 @@ class _Body(BaseModel):
 
 
 class TicketCreate(_Body):
-    channel: Literal["web", "voice"] = "web"  # "voice": an operator took the report by phone
+    # "phone"/"walk_in": an operator took the report; "voice" is the old name of "phone" (never a
+    # voicemail: those come from the SIP line only and go to the morning review)
+    channel: Literal["web", "voice", "phone", "walk_in"] = "web"
     description: str = Field(min_length=1, max_length=20000)
     subject: str | None = Field(default=None, max_length=500)
     phone: str | None = Field(default=None, max_length=40)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -28,9 +28,10 @@ from gateway.auth import Principal
 from gateway.photos import strip_metadata
 from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket_detail
 from gateway.queries import _ext as file_suffix
+from gateway.queues import callback_list, mark_call_returned
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
-from storage.models import AttachmentRow, CallLog, Ticket
+from storage.models import AttachmentRow, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -76,7 +77,7 @@ async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, 
         raise HTTPException(422, f"unknown category {body.category!r}")
     sender = body.email or body.phone or ""
     contact = InboundContact(
-        channel=ChannelKind.WEB if body.channel == "web" else ChannelKind.VOICE,
+        channel=ChannelKind.PHONE if body.channel == "voice" else ChannelKind(body.channel),
         external_id=f"api:{body.idempotency_key or uuid.uuid4()}",
         sender=sender,
         received_at=gw.clock(),
@@ -245,21 +246,20 @@ def call_log(
     callback: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    return {"items": calls(db, since=since, callback_only=callback, limit=limit)}
+    if callback:  # missed calls and the call-backs asked for in the review or on a ticket
+        items = callback_list(db, limit=limit)
+        after = since.replace(tzinfo=since.tzinfo or UTC) if since else None
+        return {"items": [i for i in items if after is None or i["started_at"] >= after]}
+    return {"items": calls(db, since=since, callback_only=False, limit=limit)}
 
 
 @router.post("/calls/{call_id}/called-back", tags=["calls"])
 def call_called_back(call_id: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
     """An operator returned a missed call: it leaves the call-back list, with who and a note."""
     with session_scope(gw.engine, write=True) as s:
-        call = s.exec(select(CallLog).where(CallLog.call_id == call_id)).first()
-        if call is None:
+        if not mark_call_returned(s, call_id, who.name, body.note, gw.clock()):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
-        call.needs_callback = False
-        call.callback_done_at = gw.clock()
-        call.callback_note = f"{who.name}: {body.note or ''}".strip(": ")
-        s.add(call)
-        return {"call_id": call_id, "needs_callback": call.needs_callback}
+        return {"call_id": call_id, "needs_callback": False}
 
 
 @router.get("/categories", tags=["catalogue"])

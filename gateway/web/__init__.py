@@ -27,7 +27,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
     with session_scope(gw.engine) as s:
         user = s.exec(select(StaffUser).where(StaffUser.username == who.name)).first()
     # Not the lock: a stranger's wrong passwords must not be able to end a working session.
-    if user is None or (user.role, user.utility) != (who.role, who.utility):
+    if user is None or (user.role, user.utility) != (who.role, who.utility) or user.disabled_at is not None:
         return False
     cutoff = user.sessions_valid_from
     # The cookie keeps milliseconds: compare at that precision, or a login right after a logout fails.
@@ -35,9 +35,13 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
+    from gateway.web.admin_pages import router as admin_router
+    from gateway.web.desk_pages import router as desk_router
     from gateway.web.health_page import router as health_router
     from gateway.web.manager_pages import router as manager_router
+    from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
+    from gateway.web.queue_pages import router as queue_router
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.ticket_pages import router as ticket_router
 
@@ -48,7 +52,11 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.middleware("http")(session_middleware(codec, policy, lambda ws: user_still_valid(gw, ws)))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages_router)
+    app.include_router(new_report_router)  # before /tickets/{reference}: "new" is not a reference
     app.include_router(ticket_router)
     app.include_router(manager_router)
     app.include_router(health_router)
+    app.include_router(desk_router)
+    app.include_router(queue_router)
+    app.include_router(admin_router)
     install_error_pages(app)

@@ -1,10 +1,15 @@
-"""UI strings in Serbian (Latin, the default) and English; `t(lang)` gives the lookup templates use."""
+"""UI strings in Serbian (Latin, the default; Cyrillic transliterated from it) and English;
+`t(lang)` gives the lookup templates use, `event_note` the readable form of a timeline note."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-LANGS = ("sr", "en")
+from gateway.text import lat_to_cyr
+
+LANGS = ("sr", "sr-cyrl", "en")
+LANG_LABELS = {"sr": "Latinica", "sr-cyrl": "Ћирилица", "en": "English"}
 
 STRINGS: dict[str, tuple[str, str]] = {
     # key: (sr, en)
@@ -35,7 +40,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filter": ("Filtriraj", "Filter"),
     "all": ("Sve", "All"),
     "search": ("Pretraga", "Search"),
+    "search_hint": ("broj, telefon, e-pošta, ime, ulica, reči", "reference, phone, e-mail, name, street"),
     "missed_calls": ("Propušteni pozivi za povratni poziv", "Missed calls to call back"),
+    "callbacks": ("Povratni pozivi", "Calls to return"),
+    "after_hours": ("van radnog vremena", "after hours"),
+    "called_back": ("Pozvan nazad", "Called back"),
+    "cb_review": ("traženo u pregledu/prijavi", "asked in the review or on the ticket"),
+    "cb_missed_call": ("propušten poziv", "missed call"),
+    "queue": ("Red", "Queue"),
+    "queue_overdue": ("Kasne (rok prošao)", "Overdue"),
+    "queue_today": ("Rok danas", "Due today"),
+    "queue_waiting": ("Čekaju građanina", "Waiting for the citizen"),
+    "queue_callback": ("Za povratni poziv", "To call back"),
     "caller": ("Pozivalac", "Caller"),
     "duration": ("Trajanje", "Duration"),
     "history": ("Ranije prijave", "Earlier tickets"),
@@ -102,6 +118,164 @@ STRINGS: dict[str, tuple[str, str]] = {
     "per_utility": ("Po službi", "Per utility"),
     "per_category": ("Po kategoriji", "Per category"),
     "play": ("Pusti", "Play"),
+    "choose": ("— izaberite —", "— choose —"),
+    "confirm_discard": ("Da, odbaci ovu prijavu", "Yes, discard this ticket"),
+    "confirm_merge": ("Da, spoji sa navedenom prijavom", "Yes, merge into the ticket above"),
+    "ask_discard": ("Odbaciti ovu prijavu?", "Discard this ticket?"),
+    "ask_merge": ("Spojiti ovu poruku sa navedenom prijavom?", "Merge this message into that ticket?"),
+    "undo": ("Poništi", "Undo"),
+    "admin_users": ("Korisnici", "Users"),
+    "role": ("Uloga", "Role"),
+    "role_admin": ("administrator", "administrator"),
+    "role_operator": ("operater", "operator"),
+    "role_utility": ("služba", "utility"),
+    "user_active": ("aktivan", "active"),
+    "user_disabled": ("isključen", "disabled"),
+    "user_locked": ("zaključan", "locked"),
+    "user_enable": ("Uključi", "Enable"),
+    "user_disable": ("Isključi", "Disable"),
+    "user_unlock": ("Otključaj", "Unlock"),
+    "user_reset": ("Nova lozinka", "Reset password"),
+    "new_password": ("nova lozinka (10+ znakova)", "new password (10+ characters)"),
+    "user_role": ("Promeni ulogu", "Change role"),
+    "user_add": ("Dodaj korisnika", "Add user"),
+    "user_exists": ("Korisnik sa tim imenom već postoji.", "A user with that name exists."),
+    "admin_self": (
+        "Sopstveni nalog ne možete isključiti niti mu promeniti ulogu.",
+        "Not on your own account.",
+    ),
+    "password must have at least 10 characters": (
+        "Lozinka mora imati bar 10 znakova.",
+        "At least 10 characters.",
+    ),
+    "photo_kept": ("Izabrane fotografije su sačuvane, ne birajte ih ponovo", "The chosen photos are kept"),
+    "before_photo": ("Fotografija pre intervencije", "Photo before the intervention"),
+    "start_work": ("Počinjemo rad", "Start work"),
+    "not_ours": ("Nije naše", "Not ours"),
+    "not_ours_reason": ("Zašto nije vaše (kome pripada)", "Why it is not yours (whose it is)"),
+    "not_ours_needs_reason": ("Navedite zašto nalog nije vaš.", "Say why the order is not yours."),
+    "not_ours_only_assigned": (
+        "„Nije naše“ je moguće samo pre početka rada.",
+        "“Not ours” is possible only before work starts.",
+    ),
+    "merged_into": ("Duplikat prijave", "Duplicate of"),
+    "merged_here": ("Spojene prijave", "Merged into this one"),
+    "undo_until": ("Može se poništiti do", "Can be undone until"),
+    "correct": ("Ispravi podatke", "Correct the details"),
+    "close": ("Zatvori", "Close"),
+    "wait": ("Stavi na čekanje", "Put on hold"),
+    "wait_reason": ("Razlog čekanja", "Reason for waiting"),
+    "resolve": ("Označi kao rešeno", "Mark resolved"),
+    "resolution": ("Kako je rešeno", "How it was resolved"),
+    "reopen": ("Vrati u rad", "Back to work"),
+    "back_to_received": ("Vrati među nepotvrđene", "Back to unvalidated"),
+    "forward_where": ("Kome je prosleđeno", "Where it went"),
+    "merge_into": ("Broj prijave koja ostaje", "Reference of the ticket that stays"),
+    "discard_reason": ("Razlog odbacivanja", "Why it is discarded"),
+    "confirm": ("Potvrdi radnju", "Confirm the action"),
+    "sms_prefix_note": ("uključen i uvod koji dodaje sistem", "includes the prefix the gateway adds"),
+    "required_note": ("* obavezno", "* required"),
+    "ch_voice": ("govorna pošta", "voicemail"),
+    "ch_sms": ("SMS", "SMS"),
+    "ch_email": ("e-pošta", "e-mail"),
+    "ch_web": ("veb", "web"),
+    "ch_phone": ("telefon", "phone"),
+    "ch_walk_in": ("lično", "in person"),
+    "ch_call": ("poziv", "call"),
+    "new_report": ("Nova prijava", "New report"),
+    "new_hint": (
+        "Tastatura: Tab prelazi na sledeće polje, strelice biraju, Ctrl+Enter čuva.",
+        "Keyboard: Tab moves to the next field, arrows choose, Ctrl+Enter saves.",
+    ),
+    "new_kind": ("Kako se javio", "How the citizen came"),
+    "new_phone": ("Broj telefona pozivaoca", "Caller's phone number"),
+    "new_email": ("E-pošta", "E-mail"),
+    "new_name": ("Ime i prezime", "Name"),
+    "new_address": ("Adresa / lokacija", "Address / location"),
+    "new_reply_via": ("Odgovore slati", "Send replies by"),
+    "via_sms": ("SMS-om", "SMS"),
+    "via_email": ("e-poštom", "e-mail"),
+    "via_none": ("ne slati (građanin ne želi)", "do not send (the citizen declines)"),
+    "new_save": ("Sačuvaj prijavu", "Save the report"),
+    "new_caller_hint": (
+        "Upišite broj: podaci i ranije prijave pojaviće se ovde.",
+        "Type the number: details and earlier tickets appear here.",
+    ),
+    "new_caller_unknown": ("Nov pozivalac, nema ranijih prijava.", "New caller, no earlier tickets."),
+    "new_choose_reply": ("Izaberite kako slati odgovore.", "Choose how replies are sent."),
+    "new_sms_needs_phone": (
+        "Za odgovor SMS-om upišite broj telefona.",
+        "A reply by SMS needs a phone number.",
+    ),
+    "new_email_needs_address": ("Za odgovor e-poštom upišite adresu.", "A reply by e-mail needs an address."),
+    "new_photo_type": ("Fotografija: JPEG/PNG/WebP do 10 MB.", "Photo: JPEG/PNG/WebP up to 10 MB."),
+    "new_invalid": (
+        "Prijava nije sačuvana: proverite podatke.",
+        "The report was not saved: check the fields.",
+    ),
+    "state_queued": ("čeka slanje", "queued"),
+    "state_sending": ("šalje se", "sending"),
+    "state_sent": ("poslato", "sent"),
+    "state_failed": ("nije poslato", "failed"),
+    "state_cancelled": ("otkazano", "cancelled"),
+    # messages of the ticket service shown to staff (TicketError texts)
+    "validation needs a known category": ("Izaberite kategoriju.", "Choose a category."),
+    "validation needs the text of the report": (
+        "Upišite tekst prijave (šta je problem) pre potvrde.",
+        "Type the text of the report before validating.",
+    ),
+    "discarding needs a reason": ("Navedite razlog odbacivanja.", "Give a reason for discarding."),
+    "waiting needs a reason": ("Navedite razlog čekanja.", "Give a reason for waiting."),
+    "photo: JPEG/PNG/WebP up to 10 MB": (
+        "Fotografija: JPEG/PNG/WebP do 10 MB.",
+        "Photo: JPEG/PNG/WebP up to 10 MB.",
+    ),
+    "resolving needs a resolution note": ("Opišite kako je rešeno.", "Describe how it was resolved."),
+    "forwarding needs where it went": ("Navedite kome je prosleđeno.", "Say where it was forwarded."),
+    "assignment needs a known utility": ("Izaberite službu.", "Choose a utility."),
+    "a duplicate needs the reference of the original ticket": (
+        "Upišite broj prijave koja ostaje.",
+        "Type the reference of the ticket that stays.",
+    ),
+    "a ticket cannot duplicate itself": (
+        "Prijava ne može biti duplikat same sebe.",
+        "A ticket cannot duplicate itself.",
+    ),
+    "needs_confirmation": ("Potvrdite radnju označavanjem polja.", "Tick the box to confirm."),
+    "empty reply": ("Odgovor je prazan.", "The reply is empty."),
+}
+
+# Fixed notes the core writes into the timeline (kept in English in the database).
+EVENT_NOTES: dict[str, tuple[str, str]] = {
+    "registered": ("registrovana", "registered"),
+    "citizen wrote again": ("građanin se ponovo javio", "the citizen wrote again"),
+    "call back requested": ("traži se povratni poziv", "call back requested"),
+    "called back": ("pozvan nazad", "called back"),
+    "description edited": ("tekst ispravljen", "text corrected"),
+    "the citizen reports it is not fixed": (
+        "građanin javlja da nije rešeno",
+        "the citizen reports it is not fixed",
+    ),
+}
+EVENT_KINDS: dict[str, tuple[str, str]] = {
+    "status": ("status", "status"),
+    "edit": ("ispravka", "correction"),
+    "merge": ("spajanje", "merge"),
+    "undo": ("poništeno", "undone"),
+    "note": ("napomena", "note"),
+    "reply": ("odgovor", "reply"),
+    "message": ("poruka", "message"),
+    "callback": ("povratni poziv", "call back"),
+    "escalation": ("eskalacija", "escalation"),
+}
+_NOTE_PARTS = {
+    "called back": ("pozvan nazad", "called back"),
+    "description edited": ("tekst ispravljen", "text corrected"),
+    "category": ("kategorija", "category"),
+    "location": ("lokacija", "location"),
+    "merged as a duplicate": ("spojena kao duplikat", "merged as a duplicate"),
+    "merge undone": ("spajanje poništeno", "merge undone"),
+    "resolution sent": ("poslato rešenje prijave", "resolution sent"),
 }
 
 STATUS_NAMES: dict[str, tuple[str, str]] = {
@@ -117,23 +291,60 @@ STATUS_NAMES: dict[str, tuple[str, str]] = {
     "discarded": ("odbačena", "discarded"),
 }
 
-CHANNEL_ICONS = {"voice": "☎", "sms": "✉︎", "email": "@", "web": "⌨", "call": "↩"}
+CHANNEL_ICONS = {
+    "voice": "☎",
+    "sms": "✉︎",
+    "email": "@",
+    "web": "⌨",
+    "call": "↩",
+    "phone": "☏",
+    "walk_in": "⌂",
+}
 
 
 def pick_lang(value: str | None) -> str:
     return value if value in LANGS else "sr"
 
 
-def translator(lang: str) -> Callable[[str], str]:
-    index = 1 if lang == "en" else 0
+def _pick(lang: str, pair: tuple[str, str]) -> str:
+    if lang == "en":
+        return pair[1]
+    return lat_to_cyr(pair[0]) if lang == "sr-cyrl" else pair[0]
 
+
+def translator(lang: str) -> Callable[[str], str]:
     def t(key: str) -> str:
         pair = STRINGS.get(key) or STATUS_NAMES.get(key)
-        return pair[index] if pair else key
+        return _pick(lang, pair) if pair else key
 
     return t
 
 
 def status_name(lang: str, status: str) -> str:
     pair = STATUS_NAMES.get(status)
-    return pair[1 if lang == "en" else 0] if pair else status
+    return _pick(lang, pair) if pair else status
+
+
+def channel_name(lang: str, channel: str) -> str:
+    pair = STRINGS.get(f"ch_{channel}")
+    return _pick(lang, pair) if pair else channel
+
+
+def event_kind(lang: str, kind: str) -> str:
+    pair = EVENT_KINDS.get(kind)
+    return _pick(lang, pair) if pair else kind
+
+
+def event_note(lang: str, note: str | None, names: Callable[[str], str]) -> str:
+    """A timeline note in the reader's language, with category codes replaced by their names."""
+    if not note:
+        return ""
+    pair = EVENT_NOTES.get(note) or STRINGS.get(note)
+    if pair:
+        return _pick(lang, pair)
+    out = re.sub(
+        r"category: (\S+) → (\S+)", lambda m: f"category: {names(m.group(1))} → {names(m.group(2))}", note
+    )
+    for english, words in _NOTE_PARTS.items():
+        out = out.replace(english, _pick(lang, words))
+    return out

@@ -25,11 +25,12 @@ from gateway.api.voicemails import (
     validate_voicemail,
 )
 from gateway.auth import AuthError, check_password
+from gateway.queues import QUEUES, callback_list
 from gateway.tickets import TicketError
 from gateway.web.i18n import pick_lang
 from gateway.web.render import R, WebOperator, WebReader, web_user
 from gateway.web.session import COOKIE, SessionCodec, WebSession, csrf_guard, set_cookie
-from gateway.web.views import InboxFilter, dashboard, inbox, missed_calls
+from gateway.web.views import InboxFilter, dashboard, inbox
 from storage.db import session_scope
 from storage.models import StaffUser
 
@@ -139,10 +140,19 @@ def set_lang(code: str, request: Request, gw: GW) -> Response:
 
 
 # -- inbox ---------------------------------------------------------------------------------
-def _inbox_ctx(gw: Any, channel: str | None, status: str | None, q: str | None) -> dict[str, Any]:
-    f = InboxFilter(channel or None, status or None, (q or "").strip()[:200] or None)
+def _inbox_ctx(
+    gw: Any, channel: str | None, status: str | None, q: str | None, queue: str | None = None
+) -> dict[str, Any]:
+    f = InboxFilter(
+        channel or None,
+        status or None,
+        (q or "").strip()[:200] or None,
+        gw.config.gateway.default_region,
+        queue if queue in QUEUES else None,
+    )
     with session_scope(gw.engine) as s:
-        return {"items": inbox(s, f), "calls": missed_calls(s), "f": f}
+        items = inbox(s, f, now=gw.clock(), tz=gw.calendar.tz)
+        return {"items": items, "calls": callback_list(s), "f": f, "queues": QUEUES}
 
 
 @router.get("/inbox", response_class=HTMLResponse)
@@ -154,8 +164,11 @@ def inbox_page(
     channel: str | None = None,
     status: str | None = None,
     q: str | None = None,
+    queue: str | None = None,
+    overdue: bool = False,
 ) -> HTMLResponse:
-    return r.page(request, "inbox.html", **_inbox_ctx(gw, channel, status, q))
+    queue = "overdue" if overdue else queue
+    return r.page(request, "inbox.html", **_inbox_ctx(gw, channel, status, q, queue))
 
 
 @router.get("/inbox/rows", response_class=HTMLResponse)
@@ -167,8 +180,11 @@ def inbox_rows(
     channel: str | None = None,
     status: str | None = None,
     q: str | None = None,
+    queue: str | None = None,
+    overdue: bool = False,
 ) -> HTMLResponse:
-    return r.page(request, "_inbox_rows.html", **_inbox_ctx(gw, channel, status, q))
+    queue = "overdue" if overdue else queue
+    return r.page(request, "_inbox_rows.html", **_inbox_ctx(gw, channel, status, q, queue))
 
 
 # -- morning review -------------------------------------------------------------------------

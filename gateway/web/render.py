@@ -12,7 +12,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from gateway.auth import Principal
-from gateway.web.i18n import CHANNEL_ICONS, pick_lang, status_name, translator
+from gateway.text import lat_to_cyr
+from gateway.web.i18n import (
+    CHANNEL_ICONS,
+    LANG_LABELS,
+    channel_name,
+    event_kind,
+    event_note,
+    pick_lang,
+    status_name,
+    translator,
+)
 from gateway.web.session import WebSession
 
 if TYPE_CHECKING:
@@ -42,6 +52,7 @@ class Renderer:
         )
         self.env.filters["mmss"] = lambda s: f"{int(s or 0) // 60}:{int(s or 0) % 60:02d}"
         self.env.globals["icons"] = CHANNEL_ICONS
+        self.env.globals["lang_labels"] = LANG_LABELS
         self.gw = gw
 
     def page(self, request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -54,10 +65,21 @@ class Renderer:
         ctx.setdefault("csrf", ws.csrf if ws else "")
         ctx.setdefault("error", None)
         ctx.setdefault("path", request.url.path)
+
+        def cat_name(code: str | None) -> str:
+            """A category or utility shown by its name, never its code."""
+            found = self.gw.config.category(code) or self.gw.config.utility(code)
+            name = found.name if found else (code or "")
+            return lat_to_cyr(name) if lang == "sr-cyrl" else name
+
         return self.env.get_template(name).render(
             t=translator(lang),
             lang=lang,
             status_name=lambda s: status_name(lang, s),
+            channel_name=lambda c: channel_name(lang, c),
+            cat_name=cat_name,
+            event_kind=lambda k: event_kind(lang, k),
+            event_note=lambda n: event_note(lang, n, cat_name),
             **ctx,
         )
 
@@ -87,6 +109,7 @@ def _role(*roles: str) -> Any:
 WebStaff = Annotated[Principal, Depends(_role("admin", "operator", "utility"))]
 WebOperator = Annotated[Principal, Depends(_role("admin", "operator"))]
 WebReader = Annotated[Principal, Depends(_role("admin", "operator", "manager"))]  # reports, dashboard
+WebAdmin = Annotated[Principal, Depends(_role("admin"))]
 R = Annotated[Renderer, Depends(renderer)]
 
 

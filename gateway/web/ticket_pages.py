@@ -12,9 +12,10 @@ from sqlmodel import Session, select
 from gateway.api.deps import GW
 from gateway.auth import Principal
 from gateway.queries import TicketFilter, list_tickets, ticket_detail
-from gateway.tickets import TRANSITIONS, Change, Status, TicketError, TicketNotFound
+from gateway.tickets import TRANSITIONS, Change, MissingDetail, Status, TicketError, TicketNotFound
 from gateway.web.render import R, WebOperator, WebStaff
 from gateway.web.session import csrf_guard
+from gateway.web.ticket_extras import CONFIRMED, refuse_work_order, ticket_extras
 from storage.db import session_scope
 from storage.models import AttachmentRow, Ticket
 
@@ -58,15 +59,24 @@ def _load(s: Session, reference: str) -> Ticket:
 
 
 def render_ticket(
-    request: Request, r: R, gw: Any, who: Principal, reference: str, error: str | None = None
+    request: Request,
+    r: R,
+    gw: Any,
+    who: Principal,
+    reference: str,
+    error: str | None = None,
+    kept: list[str] | None = None,
 ) -> HTMLResponse:
     with session_scope(gw.engine, write=who.sees_pii) as s:  # PII views are audit-logged
         detail = ticket_detail(s, who, reference)
         route = None
+        extras: dict[str, Any] = {"undo_until": None, "sms_frame": ("", "")}
+        extras.update(merged_into=None, merged=[])
         if detail is not None and who.sees_pii:
             ticket = s.get(Ticket, detail["id"])
             assert ticket is not None
             route = gw.tickets.notifier.reply_route(s, ticket)
+            extras = ticket_extras(s, gw, ticket)
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
     allowed = sorted(TRANSITIONS[Status(detail["status"])])
@@ -83,6 +93,8 @@ def render_ticket(
         utilities=gw.config.utilities,
         tiles=gw.config.http.map_tiles_url,
         error=error,
+        kept=[(k, k.split("|", 4)[-1]) for k in kept or []],
+        **extras,
     )
 
 
@@ -91,7 +103,9 @@ def ticket_page(reference: str, request: Request, who: WebStaff, r: R, gw: GW) -
     return render_ticket(request, r, gw, who, reference)
 
 
-def _act(request: Request, r: R, gw: Any, who: Principal, reference: str, work: Any) -> Response:
+def _act(
+    request: Request, r: R, gw: Any, who: Principal, reference: str, work: Any, kept: list[str] | None = None
+) -> Response:
     """Run one change in a write transaction; on success back to the ticket (POST→redirect→GET)."""
     try:
         with session_scope(gw.engine, write=True) as s:
@@ -100,7 +114,8 @@ def _act(request: Request, r: R, gw: Any, who: Principal, reference: str, work: 
                 raise TicketNotFound(reference)
             work(s, ticket)
     except TicketError as exc:
-        return render_ticket(request, r, gw, who, reference, error=str(exc) or type(exc).__name__)
+        error = str(exc) or type(exc).__name__
+        return render_ticket(request, r, gw, who, reference, error=error, kept=kept)
     return RedirectResponse(f"/tickets/{reference}", status_code=303)
 
 
@@ -161,12 +176,15 @@ def transition(
     note: Annotated[str | None, Form()] = None,
     forwarded_to: Annotated[str | None, Form()] = None,
     duplicate_of: Annotated[str | None, Form()] = None,
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
     def work(s: Session, t: Ticket) -> None:
         try:
             target = Status(to)
         except ValueError:
             raise TicketError(f"unknown status {to!r}") from None
+        if target in CONFIRMED and confirm != "yes":
+            raise TicketError("needs_confirmation")
         change = Change(
             note=_opt(note),
             forwarded_to=_opt(forwarded_to),
@@ -220,39 +238,56 @@ async def progress(
     to: Annotated[str, Form()],
     note: Annotated[str | None, Form()] = None,
     photo: Annotated[UploadFile | None, File()] = None,
+    photo_before: Annotated[UploadFile | None, File()] = None,
+    kept: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """A utility's step on its work order: in progress, or resolved with a note and an after-photo."""
-    data = b""
-    content_type = ""
-    if photo is not None and photo.filename:
-        data = await photo.read(MAX_PHOTO + 1)
-        content_type = (photo.content_type or "").lower()
+    """A utility's step on its work order: in progress, resolved with a note and photos, or "not
+    ours" with a reason. Photos are stored first, so a refused step keeps them for the retry."""
+    photos: list[tuple[str, str, str, int]] = []  # phase, sha256, content type, size + name below
+    names: list[str] = []
+    for phase, upload in (("after", photo), ("before", photo_before)):
+        if upload is None or not upload.filename:
+            continue
+        data = await upload.read(MAX_PHOTO + 1)
+        content_type = (upload.content_type or "").lower()
         if len(data) > MAX_PHOTO or content_type not in PHOTO_TYPES:
             return render_ticket(request, r, gw, who, reference, error="photo: JPEG/PNG/WebP up to 10 MB")
-    if to not in (Status.IN_PROGRESS, Status.RESOLVED):
+        photos.append((phase, gw.blobs.put(data), content_type, len(data)))
+        names.append(upload.filename[:200])
+    for item in kept or []:  # "phase|sha256|type|size|name" from a refused attempt
+        phase, sha, content_type, size, name = (item.split("|", 4) + [""] * 5)[:5]
+        fresh = phase not in {p[0] for p in photos}
+        if fresh and phase in ("after", "before") and content_type in PHOTO_TYPES and gw.blobs.exists(sha):
+            photos.append((phase, sha, content_type, int(size or 0)))
+            names.append(name[:200] or f"{phase}.jpg")
+    if to not in (Status.IN_PROGRESS, Status.RESOLVED, "not_ours"):
         return render_ticket(request, r, gw, who, reference, error=f"not a work-order step: {to}")
-    sha = gw.blobs.put(data) if data else None
-    filename = (photo.filename if photo else None) or "after.jpg"
 
     def work(s: Session, t: Ticket) -> None:
+        if to == "not_ours":
+            if not (note or "").strip():
+                raise MissingDetail("not_ours_needs_reason")
+            refuse_work_order(gw, s, t, who.actor(), note or "")
+            return
         gw.tickets.transition(s, t, Status(to), who.actor(), Change(note=_opt(note)))
-        if sha is not None:
+        for (phase, sha, content_type, size), filename in zip(photos, names, strict=True):
             s.add(
                 AttachmentRow(
                     ticket_id=t.id,
-                    filename=filename[:200],
+                    filename=filename,
                     content_type=content_type,
-                    size=len(data),
+                    size=size,
                     sha256=sha,
                     kind="photo",
-                    phase="after",
+                    phase=phase,
                     created_at=gw.clock(),
                 )
             )
 
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_act, request, r, gw, who, reference, work)
+    kept_now = [f"{p}|{sha}|{ct}|{n}|{name}" for (p, sha, ct, n), name in zip(photos, names, strict=True)]
+    return await run_in_threadpool(_act, request, r, gw, who, reference, work, kept_now)
 
 
 @router.get("/work-orders", response_class=HTMLResponse)

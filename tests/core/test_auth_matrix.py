@@ -380,6 +380,51 @@ MATRIX: tuple[Case, ...] = (
         body={"to": "in_progress"},
     ),
     Case("GET", "/work-orders", STAFF, "web", ok=200),
+    Case(
+        "POST",
+        "/tickets/{reference}/correct",
+        OPS,
+        "web",
+        url="/tickets/{own}/correct",
+        body={"category": "javna_rasveta", "description": "Ne radi sijalica", "location_text": "Trg 1"},
+        ok=303,
+    ),
+    Case("POST", "/tickets/{reference}/undo", OPS, "web", url="/tickets/{own}/undo", ok=422),
+    Case("GET", "/tickets/new", OPS, "web", ok=200),
+    Case("GET", "/admin/users", ADMINS, "web", ok=200),
+    Case(
+        "POST",
+        "/admin/users",
+        ADMINS,
+        "web",
+        body={"username": "nova", "password": "nova-lozinka-1", "role": "operator"},
+    ),
+    Case(
+        "POST",
+        "/admin/users/{username}/{action}",
+        ADMINS,
+        "web",
+        url="/admin/users/nobody/unlock",  # 422 "no user" for the admin, 401/403 for the rest
+    ),
+    Case("POST", "/callbacks/ticket/{reference}", OPS, "web", url="/callbacks/ticket/{own}", ok=303),
+    Case("POST", "/callbacks/call/{call_id}", OPS, "web", url="/callbacks/call/{call}", ok=303),
+    Case("GET", "/tickets/new/caller", OPS, "web", url="/tickets/new/caller?phone=0641234567", ok=200),
+    Case("GET", "/tickets/new/category", OPS, "web", url="/tickets/new/category?description=cev", ok=200),
+    Case(
+        "POST",
+        "/tickets/new",
+        OPS,
+        "web",
+        body={
+            "key": "matrix",
+            "kind": "walk_in",
+            "phone": "0641234567",
+            "description": "Rupa na putu",
+            "category": "javna_rasveta",
+            "reply_via": "none",
+        },
+        ok=303,
+    ),
 )
 
 

@@ -117,3 +117,12 @@ def test_a_command_run_from_another_directory_uses_the_gateways_database(
         r = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     assert not (tmp_path / "var").exists()
+
+
+def test_adding_an_existing_user_again_is_one_line_not_a_traceback(cfg_file: Path) -> None:
+    args = ["user", "add", "ana", "--role", "operator", "--config", str(cfg_file)]
+    env = {"SISTEM48_NEW_PASSWORD": "dugacka-lozinka-1"}
+    assert runner.invoke(app, args, env=env).exit_code == 0
+    again = runner.invoke(app, args, env=env)
+    assert again.exit_code == 2 and again.exception is not None and isinstance(again.exception, SystemExit)
+    assert again.output.strip() == "error: a user 'ana' already exists"

@@ -52,7 +52,9 @@
       var out = document.getElementById(area.dataset.smsCounter);
       if (!out) { return; }
       var update = function () {
-        var c = countParts(area.value, area.dataset.smsPolicy || "keep_script");
+        // The gateway wraps a reply ("Sistem48 (ref): …"): count what is really sent.
+        var sent = (area.dataset.smsPrefix || "") + area.value + (area.dataset.smsSuffix || "");
+        var c = countParts(sent, area.dataset.smsPolicy || "keep_script");
         out.textContent = c.parts + " (" + c.encoding + ", " + c.units + ")";
       };
       area.addEventListener("input", update);
@@ -112,6 +114,13 @@
       focusCard(next);
     }
     wireSmsCounters(document);
+  });
+
+  /* --- new report: Ctrl+Enter saves from any field (an operator on a headset keeps typing) --- */
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" || !(ev.ctrlKey || ev.metaKey)) { return; }
+    var form = ev.target.closest ? ev.target.closest("form#new-report") : null;
+    if (form) { ev.preventDefault(); form.requestSubmit(); }
   });
 
   /* --- map (only rendered when a tile server is configured) --- */

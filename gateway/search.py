@@ -1,0 +1,77 @@
+"""Staff search over tickets: by reference, by the reporter's phone number in any spelling or
+e-mail address, and by words (name, street, text) across Cyrillic and Latin, with or without
+diacritics. Tickets carry a folded `search_text` that TicketService keeps current."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from gateway.text import fold, words
+from storage.models import CitizenIdentity, Ticket
+
+_REFERENCE = re.compile(r"^[A-Za-z]{1,10}-\d{4}-\d{1,6}$")
+# Numbers as people write them in text: +381 64 123 4567, 064/123-45-67, 011 3334444
+_PHONE_IN_TEXT = re.compile(r"(?<![\w/])(?:\+|00)?\d(?:[\s./-]?\d){7,13}(?![\w/])")
+MIN_WORD = 2
+
+
+def e164(raw: str, region: str) -> str | None:
+    """A phone number in any national or international spelling as E.164, or None."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def identity_key(raw: str, region: str) -> tuple[str, str] | None:
+    """("email", lower-case) or ("phone", E.164) when the whole query is one; else None."""
+    text = raw.strip()
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        return "email", text.lower()
+    if re.fullmatch(r"[+\d][\d\s./()-]{5,}", text) and sum(ch.isdigit() for ch in text) >= 6:
+        phone = e164(text, region)
+        return ("phone", phone) if phone else None
+    return None
+
+
+def search_text(ticket: Ticket, reporter_name: str | None, region: str) -> str:
+    """The folded text a ticket is found by; numbers in the text are added in E.164 too."""
+    parts = [ticket.reference, ticket.subject or "", ticket.description, ticket.location_text or ""]
+    parts.append(reporter_name or "")
+    for found in _PHONE_IN_TEXT.findall(" ".join(parts)):
+        number = e164(found, region)
+        if number:
+            parts.append(number)
+    return " ".join(words(" ".join(parts)) + [p for p in parts if p.startswith("+")])
+
+
+def apply_search(query: Any, session: Session, text: str, region: str) -> Any:
+    """Narrow a `select(Ticket)` to what the staff typed."""
+    text = text.strip()
+    if _REFERENCE.match(text):
+        return query.where(Ticket.reference == text.upper())
+    key = identity_key(text, region)
+    # Matching ids are collected first (an index for the reporter, one plain scan of the folded
+    # text), then sorted: walking the newest-first index with a LIKE per row is far slower.
+    if key is not None:
+        citizens = select(CitizenIdentity.citizen_id).where(
+            CitizenIdentity.kind == key[0], CitizenIdentity.value == key[1]
+        )
+        ids: Any = sa.union(
+            select(Ticket.id).where(col(Ticket.citizen_id).in_(citizens)),
+            select(Ticket.id).where(col(Ticket.search_text).contains(key[1], autoescape=True)),
+        )
+        return query.where(col(Ticket.id).in_(ids))
+    needles = [w for w in words(text) if len(w) >= MIN_WORD] or [fold(text)]
+    folded = sa.and_(*[col(Ticket.search_text).contains(w, autoescape=True) for w in needles])
+    # Tickets from before the search column (NULL) are still found the old way.
+    legacy = sa.and_(col(Ticket.search_text).is_(None), col(Ticket.description).ilike(f"%{text}%"))
+    return query.where(col(Ticket.id).in_(select(Ticket.id).where(sa.or_(folded, legacy))))
