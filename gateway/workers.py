@@ -322,14 +322,14 @@ class TranscriptionWorker:
         await record_once_database_answers(f"job {job_id}", finish_job, self.engine, job_id, self.clock())
 
     def transcribe_attachment(self, attachment_id: int) -> TranscriptRow:
-        from voicemail.transcribe import read_wav_pcm16
+        from voicemail.audio import read_wav_native
 
         with session_scope(self.engine) as s:
             att = s.get(AttachmentRow, attachment_id)
             if att is None or att.ticket_id is None:
                 raise LookupError(f"attachment {attachment_id} is gone")
             sha, ticket_id = att.sha256, att.ticket_id
-        pcm, rate = read_wav_pcm16(self.blobs.get(sha))
+        pcm, rate = read_wav_native(self.blobs.get(sha))
         transcript = self.transcriber().transcribe(pcm, rate)
         with session_scope(self.engine, write=True) as s:
             ticket = s.get(Ticket, ticket_id)

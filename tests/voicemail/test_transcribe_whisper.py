@@ -19,14 +19,10 @@ from tests.voicemail.asr_audio import (
     whisper_transcriber,
     word_error_rate,
 )
-from voicemail.transcribe import (
-    NO_SPEECH,
-    Transcript,
-    TranscriptionModelError,
-    WhisperTranscriber,
-    load_transcriber,
-)
+from voicemail.transcribe import load_transcriber
+from voicemail.transcript import NO_SPEECH, Transcript, TranscriptionModelError
 from voicemail.transcription_settings import TranscriptionSettings
+from voicemail.whisper_engine import WhisperTranscriber
 
 # Measured 27.8 % pooled over the 10 sentences (espeak-ng "en", 300–3400 Hz, μ-law, 8 kHz);
 # the recipe measured 23.6 % on a similar set.
