@@ -1,5 +1,5 @@
-"""The SIP hotline channel: screens and answers calls, plays greetings and the DTMF menu,
-records voicemail, hands each recording to the inbox (or to quarantine) and logs every call.
+"""The SIP hotline's call script: screens and answers calls, plays the greeting (a key opens the
+status menu), records from answer, hands each recording to the inbox (or quarantine), logs calls.
 
 Call handling runs on pyVoIP's threads; the inbox lives on the asyncio loop `start()` ran on.
 """
@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import re
@@ -24,8 +22,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import phonenumbers
-
 from channels.base import (
     Attachment,
     CallOutcome,
@@ -38,14 +34,11 @@ from channels.base import (
     InboundContact,
     Inbox,
 )
-from voicemail.audio import (
-    AudioFormatError,
-    beep,
-    duration_s,
-    load_sound,
-    read_wav,
-    wav_bytes,
-)
+from channels.clock import utc_now
+from channels.privacy import mask_phone
+from voicemail.audio import AudioFormatError, duration_s, wav_bytes
+from voicemail.prompts import Prompts, load_prompts
+from voicemail.quarantine import Quarantine, load_entry, remove_entry, write_durably
 from voicemail.recorder import EndReason, Recorder
 from voicemail.settings import HoursKind, SipSettings
 from voicemail.sip import (
@@ -63,74 +56,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-STATUS_KEYS = ("received", "open", "assigned", "in_progress", "resolved", "closed")
 _POLL_S = 0.02
 _REFERENCE_DIGIT_TIMEOUT_S = 8.0
 _MAX_REFERENCE_DIGITS = 16
 _CORE_TIMEOUT_S = 10.0
 _REREGISTER_BACKOFF_S = 30.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def caller_identity(user: str) -> str:
-    """E.164 when the From user part is a valid number (Serbian national format allowed)."""
-    try:
-        number = phonenumbers.parse(user, "RS")
-    except phonenumbers.NumberParseException:
-        return user
-    if phonenumbers.is_valid_number(number):
-        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    return user
-
-
-def mask_number(value: str) -> str:
-    if len(value) <= 4:
-        return "***"
-    return f"{value[:3]}***{value[-2:]}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Prompts:
-    after_hours: bytes
-    holiday: bytes
-    mailbox_full: bytes
-    in_hours: bytes
-    beep: bytes
-    menu: bytes
-    enter_reference: bytes
-    goodbye: bytes
-    not_found: bytes
-    unknown: bytes
-    status: dict[str, bytes]
-
-    def greeting(self, kind: HoursKind) -> bytes:
-        if kind == HoursKind.HOLIDAY:
-            return self.holiday
-        if kind == HoursKind.BUSINESS:
-            return self.in_hours
-        return self.after_hours
-
-
-def _load_prompts(settings: SipSettings) -> _Prompts:
-    def greeting(path: Path | None, default: str) -> bytes:
-        return read_wav(path) if path is not None else load_sound(default)
-
-    return _Prompts(
-        after_hours=greeting(settings.greeting_after_hours, "after_hours"),
-        holiday=greeting(settings.greeting_holiday, "holiday"),
-        mailbox_full=greeting(settings.greeting_mailbox_full, "mailbox_full"),
-        in_hours=greeting(settings.greeting_in_hours, "in_hours"),
-        beep=beep(),
-        menu=load_sound("menu"),
-        enter_reference=load_sound("enter_reference"),
-        goodbye=load_sound("goodbye"),
-        not_found=load_sound("status_not_found"),
-        unknown=load_sound("status_unknown"),
-        status={key: load_sound(f"status_{key}") for key in STATUS_KEYS},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +98,7 @@ class VoicemailChannel:
         self._inbox: Inbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._endpoint: SipEndpoint | None = None
-        self._prompts: _Prompts | None = None
+        self._prompts: Prompts | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = threading.Lock()
         self._active = 0
@@ -195,7 +125,7 @@ class VoicemailChannel:
         self._inbox = inbox
         self._loop = asyncio.get_running_loop()
         try:
-            self._prompts = await asyncio.to_thread(_load_prompts, self._settings)
+            self._prompts = await asyncio.to_thread(load_prompts, self._settings)
         except (OSError, AudioFormatError) as exc:
             self._set_state(ChannelState.MISCONFIGURED, f"greeting unusable: {exc}")
             raise ChannelMisconfigured(f"greeting unusable: {exc}") from exc
@@ -303,7 +233,7 @@ class VoicemailChannel:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
         value = str(uuid.uuid4())
-        _write_durably(path, value.encode())
+        write_durably(path, value.encode())
         return value
 
     def _set_state(self, state: ChannelState, detail: str = "") -> None:
@@ -403,13 +333,13 @@ class VoicemailChannel:
         log.info(
             "call %s from %s refused (%s): %s",
             _short(info.call_id),
-            mask_number(info.caller),
+            mask_phone(info.caller),
             refusal.status_line,
             decision.detail,
         )
         record = CallRecord(
             call_id=info.call_id,
-            caller=caller_identity(info.caller),
+            caller=info.caller,
             called=info.called or self._settings.called_number,
             started_at=now.astimezone(UTC),
             duration_s=0.0,
@@ -448,7 +378,7 @@ class VoicemailChannel:
     def _finish(self, leg: CallLeg, ringing: _Ringing, decision: _Decision) -> None:
         record = CallRecord(
             call_id=leg.call_id,
-            caller=caller_identity(leg.info.caller),
+            caller=leg.info.caller,
             called=leg.info.called or self._settings.called_number,
             started_at=ringing.started_at.astimezone(UTC),
             duration_s=round(time.monotonic() - ringing.started_mono, 2),
@@ -482,13 +412,12 @@ class VoicemailChannel:
         if self._mailbox_full():
             self._play(leg, prompts.mailbox_full)
             return _Decision(CallOutcome.MISSED, "mailbox full")
-        # Without a status lookup the menu would offer a single choice: go straight to the beep.
+        # Speech over the greeting is kept: callers start talking before the beep.
+        leg.recorder.listen()
+        # The status menu is a key press at any time during the greeting, never a wait.
         menu = self._settings.dtmf_menu and self._status_lookup is not None
-        digit = self._play(leg, prompts.greeting(ringing.kind), interruptible=menu)
-        if menu and not digit and leg.up:
-            digit = self._play(leg, prompts.menu, interruptible=True)
-            if not digit:
-                digit = self._wait_digit(leg, self._settings.menu_timeout_s)
+        greeting = prompts.greeting(ringing.kind) + (prompts.menu if menu else b"")
+        digit = self._play(leg, greeting, interruptible=True)
         if not leg.up:
             return _Decision(CallOutcome.MISSED, "hung up during greeting")
         if menu and digit == "2":
@@ -515,7 +444,7 @@ class VoicemailChannel:
     def _keep_message(self, leg: CallLeg, ringing: _Ringing, reason: EndReason) -> _Decision:
         pcm = leg.recorder.pcm16()
         seconds = duration_s(pcm)
-        caller = caller_identity(leg.info.caller)
+        caller = leg.info.caller
         if seconds < self._settings.min_message_s:
             return _Decision(CallOutcome.MISSED, f"message too short ({seconds:.1f} s)")
         if self._has_speech is not None and not self._has_speech(pcm, 8000):
@@ -556,13 +485,13 @@ class VoicemailChannel:
         log.info(
             "voicemail %s from %s: %.1f s, ended by %s",
             _short(leg.call_id),
-            mask_number(caller),
+            mask_phone(caller),
             seconds,
             reason,
         )
         return _Decision(CallOutcome.VOICEMAIL, f"ended by {reason}")
 
-    def _status_menu(self, leg: CallLeg, prompts: _Prompts) -> _Decision:
+    def _status_menu(self, leg: CallLeg, prompts: Prompts) -> _Decision:
         digit = self._play(leg, prompts.enter_reference, interruptible=True)
         reference = "" if digit in ("", "#") else digit
         while leg.up and len(reference) < _MAX_REFERENCE_DIGITS:
@@ -656,30 +585,11 @@ class VoicemailChannel:
                 self._idle.wait(0.1)
 
     # -- quarantine -------------------------------------------------------------------------------
-    @property
-    def _quarantine_dir(self) -> Path:
-        return self._settings.state_dir / "quarantine"
-
     def _quarantine(self, contact: InboundContact) -> Path:
-        folder = self._quarantine_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = _safe(contact.external_id)
-        attachment = contact.attachments[0]
-        sidecar = {
-            "channel": str(contact.channel),
-            "external_id": contact.external_id,
-            "sender": contact.sender,
-            "received_at": contact.received_at.isoformat(),
-            "subject": contact.subject,
-            "body": contact.body,
-            "meta": dict(contact.meta),
-            "attachment": {"filename": attachment.filename, "content_type": "audio/wav"},
-        }
-        _write_durably(folder / f"{stem}.wav", attachment.data)
-        _write_durably(folder / f"{stem}.json", json.dumps(sidecar, indent=1).encode())
+        path = Quarantine(self._settings.state_dir / "quarantine").keep(contact)
         with self._lock:
             self._counters["quarantined"] += 1
-        return folder / f"{stem}.json"
+        return path
 
     async def _quarantine_loop(self) -> None:
         while True:
@@ -694,7 +604,7 @@ class VoicemailChannel:
         done = 0
         for sidecar in await asyncio.to_thread(self._quarantined):
             try:
-                contact = await asyncio.to_thread(_load_quarantined, sidecar)
+                contact = await asyncio.to_thread(load_entry, sidecar)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("unreadable quarantine entry %s: %r", sidecar.name, exc)
                 continue
@@ -705,7 +615,7 @@ class VoicemailChannel:
             except Exception as exc:
                 log.warning("quarantined voicemail %s still not ingested: %r", sidecar.name, exc)
                 continue
-            await asyncio.to_thread(_remove_quarantined, sidecar)
+            await asyncio.to_thread(remove_entry, sidecar)
             with self._lock:
                 self._counters["quarantined"] = max(0, self._counters["quarantined"] - 1)
             log.info("quarantined voicemail %s ingested", sidecar.name)
@@ -713,61 +623,11 @@ class VoicemailChannel:
         return done
 
     def _quarantined(self) -> list[Path]:
-        folder = self._quarantine_dir
-        if not folder.is_dir():
-            return []
-        return sorted(folder.glob("*.json"))
-
-
-def _load_quarantined(sidecar: Path) -> InboundContact:
-    fields = json.loads(sidecar.read_text())
-    wav = sidecar.with_suffix(".wav").read_bytes()
-    attachment = fields["attachment"]
-    return InboundContact(
-        channel=ChannelKind(fields["channel"]),
-        external_id=fields["external_id"],
-        sender=fields["sender"],
-        received_at=datetime.fromisoformat(fields["received_at"]),
-        subject=fields.get("subject"),
-        body=fields.get("body", ""),
-        attachments=(Attachment(attachment["filename"], attachment["content_type"], wav),),
-        meta={str(k): str(v) for k, v in fields.get("meta", {}).items()},
-        raw=None,
-    )
-
-
-def _remove_quarantined(sidecar: Path) -> None:
-    sidecar.unlink(missing_ok=True)  # sidecar first: a lone WAV is never re-ingested twice
-    sidecar.with_suffix(".wav").unlink(missing_ok=True)
-    _fsync_dir(sidecar.parent)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return Quarantine(self._settings.state_dir / "quarantine").entries()
 
 
 def _filename(call_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._@-]", "_", call_id)
-
-
-def _safe(call_id: str) -> str:
-    readable = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)[:48]
-    digest = hashlib.sha256(call_id.encode()).hexdigest()[:8]
-    return f"{readable}-{digest}"
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
