@@ -256,9 +256,8 @@ def _load_transcriber(config: Config) -> Any:
     from gateway.address import register_of, vocabulary
     from voicemail.transcribe import load_transcriber
 
-    settings = config.transcription.model_copy(
-        update={"models_dir": _absolute(config.transcription.models_dir)}
-    )
+    models_dir = config.transcription.models_dir or config.gateway.data_dir / "models"
+    settings = config.transcription.model_copy(update={"models_dir": _absolute(models_dir)})
     return load_transcriber(settings, vocabulary=vocabulary(config.categories, register_of(config)))
 
 

@@ -25,11 +25,12 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=5062, help="the gateway's SIP port")
     parser.add_argument("--caller", default="0641234567", help="the caller's number (From)")
+    parser.add_argument("--text", default="Dobro veče. U Njegoševoj ulici broj 14 ne radi ulična rasveta.")
     parser.add_argument(
-        "--text", default="Dobro veče. Na uglu Njegoševe i Kralja Milana ne radi ulična rasveta."
-    )
-    parser.add_argument(
-        "--wait", type=float, default=22.0, help="seconds of greeting, menu and beep before speaking"
+        "--wait",
+        type=float,
+        default=5.0,
+        help="seconds after answer before speaking (speech over the greeting is kept too)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="s48-call-") as tmp:

@@ -26,13 +26,14 @@ from channels.base import (
     Attachment,
     CallOutcome,
     CallRecord,
+    ChannelAuthFailed,
     ChannelKind,
     ChannelMisconfigured,
     ChannelState,
     ChannelStatus,
-    ChannelUnavailable,
     InboundContact,
     Inbox,
+    listen_failed,
 )
 from channels.clock import utc_now
 from channels.privacy import mask_phone
@@ -47,6 +48,7 @@ from voicemail.sip import (
     NOT_ACCEPTABLE,
     CallLeg,
     InviteInfo,
+    LineState,
     Refusal,
     SendStats,
     SipEndpoint,
@@ -142,8 +144,10 @@ class VoicemailChannel:
             endpoint = await asyncio.to_thread(self._make_endpoint, password, instance)
             await asyncio.to_thread(endpoint.start)
         except OSError as exc:
-            self._set_state(ChannelState.DOWN, f"cannot bind SIP port: {exc}")
-            raise ChannelUnavailable(f"cannot bind SIP port: {exc}") from exc
+            error = listen_failed("sip", f"{self._settings.bind_host}:{self._settings.bind_port}", exc)
+            misconfigured = isinstance(error, ChannelMisconfigured)
+            self._set_state(ChannelState.MISCONFIGURED if misconfigured else ChannelState.DOWN, str(error))
+            raise error from exc
         self._endpoint = endpoint
         self._password, self._instance = password, instance
         self._refresh_state()
@@ -241,22 +245,26 @@ class VoicemailChannel:
             self._since = self._clock()
         self._state, self._detail = state, detail
 
-    def _refresh_state(self) -> None:
+    def _refresh_state(self) -> LineState | None:
         endpoint = self._endpoint
         if endpoint is None:
-            return
+            return None
         where = f"{self._settings.server}:{self._settings.server_port}"
-        match endpoint.state():
-            case "up":
+        try:
+            line = endpoint.state()
+        except ChannelAuthFailed as exc:
+            self._set_state(ChannelState.MISCONFIGURED, str(exc))
+            return None
+        match line:
+            case LineState.UP:
                 self._set_state(ChannelState.UP)
-            case "registering":
+            case LineState.REGISTERING:
                 self._set_state(ChannelState.DEGRADED, f"registering with {where}")
-            case "auth_failed":
-                self._set_state(ChannelState.MISCONFIGURED, f"{where} refused the credentials")
-            case "failed":
+            case LineState.FAILED:
                 self._set_state(ChannelState.DOWN, f"registration with {where} failed; retrying")
             case _:
                 self._set_state(ChannelState.DOWN, "SIP endpoint stopped")
+        return line
 
     async def _monitor_loop(self) -> None:
         # pyVoIP gives up after 3 failed REGISTERs and closes its socket; bring it back.
@@ -266,8 +274,7 @@ class VoicemailChannel:
             endpoint = self._endpoint
             if endpoint is None:
                 return
-            self._refresh_state()
-            if endpoint.state() != "failed":
+            if self._refresh_state() != LineState.FAILED:
                 failed_since = None
                 continue
             failed_since = failed_since or time.monotonic()

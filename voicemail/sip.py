@@ -28,8 +28,10 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, cast
 
+from channels.base import ChannelAuthFailed
 from voicemail.audio import FRAME_SAMPLES, G711_SILENCE, Codec, encode_g711
 from voicemail.recorder import Recorder
 
@@ -51,6 +53,15 @@ with warnings.catch_warnings():
     import pyVoIP.VoIP.VoIP
 
 log = logging.getLogger(__name__)
+
+
+class LineState(StrEnum):
+    UP = "up"  # trunk bound, or registered
+    REGISTERING = "registering"
+    FAILED = "failed"  # pyVoIP gave up registering and closed its socket
+    STOPPED = "stopped"
+
+
 _library_log = logging.getLogger("pyVoIP")
 
 
@@ -802,6 +813,7 @@ class SipEndpoint:
         recorder_factory: Callable[[], Recorder],
     ) -> None:
         self.registering = registering
+        self.where = f"{server}:{server_port}"
         self.screen = screen
         self.refused = refused
         self.released = released
@@ -850,19 +862,19 @@ class SipEndpoint:
         """INVITEs turned away by the rate limit since start (503 to peers, silence to others)."""
         return cast(_HardenedSIPClient, self._phone.sip).dropped_invites
 
-    def state(self) -> str:
-        """'up' (trunk bound / registered), 'registering', 'auth_failed', 'failed' or 'stopped'."""
+    def state(self) -> LineState:
+        """Where the line stands; ChannelAuthFailed when the registrar refused the credentials."""
         status = self._phone.get_status()
         sip = cast(_HardenedSIPClient, self._phone.sip)
         if self.registering and sip.credentials_refused and status != PhoneStatus.REGISTERED:
-            return "auth_failed"
+            raise ChannelAuthFailed(f"{self.where} refused the credentials")
         if status == PhoneStatus.FAILED:
-            return "failed"
+            return LineState.FAILED
         if status in (PhoneStatus.INACTIVE, PhoneStatus.DEREGISTERING):
-            return "stopped"
+            return LineState.STOPPED
         if not self.registering or status == PhoneStatus.REGISTERED:
-            return "up"
-        return "registering"
+            return LineState.UP
+        return LineState.REGISTERING
 
 
 def _resolve_peer(peer: str) -> list[tuple[str, int | None]]:

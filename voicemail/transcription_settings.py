@@ -19,7 +19,8 @@ class TranscriptionSettings(BaseModel):
     # None → the registry's multilingual base model, joined once into models_dir.
     # Vosk: a Kaldi model directory; None → $VOSK_MODEL_PATH.
     model_path: Path | None = None
-    models_dir: Path = Path("var/models")  # where the registry model is joined and verified, once
+    # Where the registry model is joined and verified, once; None: `models` in the gateway's data_dir.
+    models_dir: Path | None = None
     language: str = "sr"
     script: Literal["latin", "cyrillic"] = "latin"  # Serbian transcripts are stored in this script
     vocabulary_prompt: bool = True  # bias Whisper with catalogue words and the street register

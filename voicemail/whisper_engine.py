@@ -11,6 +11,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from faster_whisper import WhisperModel
@@ -123,7 +124,7 @@ class WhisperTranscriber(PipelineTranscriber):
     def __init__(self, settings: TranscriptionSettings, vocabulary: Sequence[str] = ()) -> None:
         super().__init__(settings)
         try:
-            path = whisper_model_dir(settings.model_path, settings.models_dir)
+            path = whisper_model_dir(settings.model_path, settings.models_dir or Path("var/models"))
         except ModelUnavailable as exc:
             raise TranscriptionModelError(str(exc)) from exc
         self.model_path = path
