@@ -84,16 +84,21 @@ def _spoken_numbers(tokens: Sequence[str]) -> list[int | None]:
 
 
 def _street_score(spelling: tuple[str, ...], window: Sequence[str]) -> float:
-    if len(spelling) != len(window):
-        return 0.0
-    ratios = [_similar(stem(a), stem(b)) for a, b in zip(spelling, window, strict=True)]
-    if min(ratios) < WORD_FLOOR:
-        return 0.0
-    score = sum(ratios) / len(ratios)
-    needed = SINGLE_WORD_SIMILARITY if len(spelling) == 1 else STREET_SIMILARITY
+    """How well `window` spells the street: word by word, or glued/split differently (ASR often
+    writes "ušafariko moj" for "u Šafarikovoj"), on stems so every case ending matches."""
     if len(spelling) == 1 and len(spelling[0]) < 5:
         return 0.0  # a short one-word name would match half the dictionary
-    return score if score >= needed else 0.0
+    needed = SINGLE_WORD_SIMILARITY if len(spelling) == 1 else STREET_SIMILARITY
+    best = 0.0
+    if len(spelling) == len(window):
+        ratios = [_similar(stem(a), stem(b)) for a, b in zip(spelling, window, strict=True)]
+        if min(ratios) >= WORD_FLOOR:
+            best = sum(ratios) / len(ratios)
+    name = stem("".join(spelling))
+    glued = "".join(window)
+    for candidate in (glued, glued[1:] if glued.startswith("u") else glued):
+        best = max(best, _similar(name, stem(candidate)))
+    return best if best >= needed else 0.0
 
 
 def _house_number(tokens: Sequence[str], start: int, end: int, street: Street) -> int | None:
@@ -117,11 +122,11 @@ def find_address(text: str, register: Sequence[Street]) -> FoundAddress | None:
     best: tuple[float, Street, int, int] | None = None
     for street in register:
         for spelling in street.spellings:
-            n = len(spelling)
-            for i in range(len(tokens) - n + 1):
-                score = _street_score(spelling, tokens[i : i + n])
-                if score and (best is None or score > best[0]):
-                    best = (score, street, i, i + n)
+            for n in {max(1, len(spelling) - 1), len(spelling), len(spelling) + 1}:
+                for i in range(len(tokens) - n + 1):
+                    score = _street_score(spelling, tokens[i : i + n])
+                    if score and (best is None or score > best[0]):
+                        best = (score, street, i, i + n)
     if best is None:
         return None
     score, street, start, end = best

@@ -296,7 +296,7 @@ def test_failed_ingest_is_quarantined_then_reingested_at_next_start(tmp_path: Pa
     kept = wav.read_bytes()
     assert wav_pcm(kept)[0] == speech.pcm("PCMU")
     fields = json.loads(sidecar.read_text())
-    assert fields["sender"] == "+381641234567"
+    assert fields["sender"] == "0641234567"
     assert fields["received_at"] == FIXED_NOW.isoformat()
 
     inbox.fail_ingest = False
