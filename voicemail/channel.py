@@ -426,6 +426,8 @@ class VoicemailChannel:
         greeting = prompts.greeting(ringing.kind) + (prompts.menu if menu else b"")
         digit = self._play(leg, greeting, interruptible=True)
         if not leg.up:
+            if leg.recorder.heard_voice:  # said it all over the greeting, then hung up
+                return self._keep_message(leg, ringing, EndReason.BYE)
             return _Decision(CallOutcome.MISSED, "hung up during greeting")
         if menu and digit == "2":
             return self._status_menu(leg, prompts)

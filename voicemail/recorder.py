@@ -107,6 +107,12 @@ class Recorder:
             self._last_voice = now
 
     @property
+    def heard_voice(self) -> bool:
+        """Whether anything loud enough to be speech was kept (a caller who spoke over the greeting)."""
+        with self._lock:
+            return any(loud for _, _, loud in self._frames.values())
+
+    @property
     def armed(self) -> bool:
         with self._lock:
             return self._armed_at is not None

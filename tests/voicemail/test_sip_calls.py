@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
 
 from channels.base import CallOutcome, ChannelKind, ChannelState
@@ -32,7 +33,7 @@ from tests.voicemail.sip_harness import (
     settings_for,
     snr_db,
 )
-from voicemail.audio import load_sound
+from voicemail.audio import beep, load_sound
 from voicemail.channel import VoicemailChannel
 from voicemail.settings import HoursKind
 
@@ -573,3 +574,40 @@ def test_stopping_mid_message_hangs_up_and_still_delivers_the_recording(
     assert speech.pcm("PCMU").startswith(pcm)
     assert contact.meta["hours"] == "after_hours"  # a failing calendar means: take a message
     assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL]
+
+
+@pytest.mark.parametrize("start_ms", [4800, 300])
+def test_a_caller_who_talks_right_after_or_over_the_greeting_is_recorded_whole(
+    tmp_path: Path, speech: Speech, start_ms: int
+) -> None:
+    # The shipped greeting and status hint (the menu is a key press during them, not a wait).
+    settings = settings_for(tmp_path, dtmf_menu=True, greeting_after_hours=None)
+    inbox = RecordingInbox()
+
+    async def lookup(reference: str) -> str | None:
+        return None
+
+    channel = VoicemailChannel(settings, hours=after_hours, status_lookup=lookup, clock=fixed_clock)
+    sink = RtpSink()
+    call = run_sipp(
+        "uac_talk_bye.xml",
+        tmp_path,
+        target_port=settings.bind_port,
+        speech=speech,
+        rx_port=sink.port,
+        greet_ms=start_ms,
+        talk_ms=len(speech.pcm("PCMU")) // 16 + 7000 - start_ms,  # hangs up after the beep
+    )
+    try:
+        (result,) = run_calls(channel, inbox, call)
+        heard = np.frombuffer(sink.heard("PCMU"), dtype="<i2").astype(np.float64)
+    finally:
+        sink.close()
+    assert result.ok, result.output
+    assert [(c.outcome, c.detail) for c in inbox.calls][:1] == [(CallOutcome.VOICEMAIL, "ended by bye")]
+    (contact,) = inbox.contacts
+    assert wav_pcm(contact.attachments[0].data)[0] == speech.pcm("PCMU")  # every word, bit-exact
+    tone = np.frombuffer(beep(), dtype="<i2").astype(np.float64)
+    correlation = np.correlate(heard, tone, mode="valid")
+    beep_at_s = int(np.argmax(correlation)) / 8000
+    assert 4.0 < beep_at_s <= 8.0  # answer → beep with the shipped prompts
