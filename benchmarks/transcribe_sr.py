@@ -1,7 +1,7 @@
 """Serbian telephone voicemail benchmark: WER without and with vocabulary biasing, category top-1,
 address (street + number) accuracy, RTF on 2 threads and the worker's peak RSS, against targets.
 
-Run: .venv/bin/python benchmarks/transcribe_sr.py [--messages 48] [--seed 48]
+Run: .venv/bin/python benchmarks/transcribe_sr.py [--messages 48] [--seed 48] [--model-path DIR]
 The test set is built here: espeak-ng Serbian in several voices and speeds, street names and
 house numbers from the shipped example register (declined forms included), a problem of one
 catalogue category each; G.711 A-law at 8 kHz, clean or with noise at 20 and 10 dB SNR.
@@ -200,7 +200,7 @@ def vm_hwm_mb() -> float:
     return 0.0
 
 
-def worker(models_dir: str, biased: bool, audio_file: str, out: Any) -> None:
+def worker(models_dir: str, biased: bool, audio_file: str, out: Any, model_path: str | None = None) -> None:
     """One transcription worker: the production loader and pipeline over every message."""
     from gateway.address import register_of, vocabulary
     from gateway.config import load_config
@@ -208,7 +208,12 @@ def worker(models_dir: str, biased: bool, audio_file: str, out: Any) -> None:
 
     config = load_config(None)
     settings = config.transcription.model_copy(
-        update={"models_dir": Path(models_dir), "vocabulary_prompt": biased, "threads": 1}
+        update={
+            "models_dir": Path(models_dir),
+            "vocabulary_prompt": biased,
+            "threads": 1,
+            "model_path": Path(model_path) if model_path else None,
+        }
     )
     terms = vocabulary(config.categories, register_of(config))
     started = time.perf_counter()
@@ -235,10 +240,10 @@ def worker(models_dir: str, biased: bool, audio_file: str, out: Any) -> None:
     )
 
 
-def run_worker(models_dir: Path, biased: bool, audio_file: Path) -> dict[str, Any]:
+def run_worker(models_dir: Path, biased: bool, audio_file: Path, model_path: str | None) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=worker, args=(str(models_dir), biased, str(audio_file), queue))
+    proc = ctx.Process(target=worker, args=(str(models_dir), biased, str(audio_file), queue, model_path))
     proc.start()
     result: dict[str, Any] = queue.get()
     proc.join()
@@ -251,6 +256,7 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=48)
     parser.add_argument("--seed", type=int, default=48)
+    parser.add_argument("--model-path", help="a CTranslate2 Whisper model directory (default: registry base)")
     parser.add_argument("--show", type=int, default=4, help="print this many reference/hypothesis pairs")
     args = parser.parse_args()
 
@@ -268,8 +274,8 @@ def main() -> None:
         audio_file = folder / "audio.json"
         audio_file.write_text(json.dumps([p.hex() for p in pcms]))
         models = folder / "models"
-        plain = run_worker(models, False, audio_file)
-        biased = run_worker(models, True, audio_file)
+        plain = run_worker(models, False, audio_file, args.model_path)
+        biased = run_worker(models, True, audio_file, args.model_path)
 
     refs = [m.text for m in messages]
     wer_plain, wer_biased = wer(refs, plain["texts"]), wer(refs, biased["texts"])
