@@ -11,23 +11,19 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from channels.base import (
-    Attachment,
     CallOutcome,
     CallRecord,
     ChannelAuthFailed,
-    ChannelKind,
     ChannelMisconfigured,
     ChannelState,
     ChannelStatus,
@@ -37,48 +33,23 @@ from channels.base import (
 )
 from channels.clock import utc_now
 from channels.privacy import mask_phone
-from voicemail.audio import AudioFormatError, duration_s, wav_bytes
+from voicemail.audio import AudioFormatError
+from voicemail.callscript import CORE_TIMEOUT_S, CallScript, Decision, Ringing, log_failure, short
 from voicemail.prompts import Prompts, load_prompts
 from voicemail.quarantine import Quarantine, load_entry, remove_entry, write_durably
-from voicemail.recorder import EndReason, Recorder
+from voicemail.recorder import Recorder
 from voicemail.settings import HoursKind, SipSettings
-from voicemail.sip import (
-    BUSY_HERE,
-    FORBIDDEN,
-    NOT_ACCEPTABLE,
-    CallLeg,
-    InviteInfo,
-    LineState,
-    Refusal,
-    SendStats,
-    SipEndpoint,
-)
+from voicemail.sip import CallLeg, SipEndpoint
+from voicemail.sipwire import BUSY_HERE, FORBIDDEN, NOT_ACCEPTABLE, InviteInfo, LineState, Refusal, SendStats
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_POLL_S = 0.02
-_REFERENCE_DIGIT_TIMEOUT_S = 8.0
-_MAX_REFERENCE_DIGITS = 16
-_CORE_TIMEOUT_S = 10.0
 _REREGISTER_BACKOFF_S = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Ringing:
-    started_at: datetime
-    started_mono: float
-    kind: HoursKind
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    outcome: CallOutcome
-    detail: str
-
-
-class VoicemailChannel:
+class VoicemailChannel(CallScript):
     """Channel `sip`: the hotline's after-hours voicemail (and, by policy, in-hours messages)."""
 
     name = "sip"
@@ -104,8 +75,8 @@ class VoicemailChannel:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = threading.Lock()
         self._active = 0
-        self._ringing: dict[str, _Ringing] = {}
-        self._refusals: dict[str, _Decision] = {}
+        self._ringing: dict[str, Ringing] = {}
+        self._refusals: dict[str, Decision] = {}
         self._recently_refused: deque[str] = deque(maxlen=512)
         self._day: date | None = None
         self._recorded_today = 0
@@ -307,7 +278,7 @@ class VoicemailChannel:
             else:
                 busy = False
                 self._active += 1
-                self._ringing[info.call_id] = _Ringing(now, time.monotonic(), kind)
+                self._ringing[info.call_id] = Ringing(now, time.monotonic(), kind)
         if busy:
             return self._refuse(info, BUSY_HERE, CallOutcome.BUSY, "all lines busy")
         return None
@@ -322,12 +293,12 @@ class VoicemailChannel:
 
     def _refuse(self, info: InviteInfo, refusal: Refusal, outcome: CallOutcome, detail: str) -> Refusal:
         with self._lock:
-            self._refusals[info.call_id] = _Decision(outcome, detail)
+            self._refusals[info.call_id] = Decision(outcome, detail)
         return refusal
 
     def _refused(self, info: InviteInfo, refusal: Refusal) -> None:
         with self._lock:
-            decision = self._refusals.pop(info.call_id, None) or _Decision(
+            decision = self._refusals.pop(info.call_id, None) or Decision(
                 CallOutcome.REFUSED, refusal.status_line
             )
             if info.call_id in self._recently_refused:
@@ -339,7 +310,7 @@ class VoicemailChannel:
         kind = self._kind_at(now)
         log.info(
             "call %s from %s refused (%s): %s",
-            _short(info.call_id),
+            short(info.call_id),
             mask_phone(info.caller),
             refusal.status_line,
             decision.detail,
@@ -370,19 +341,19 @@ class VoicemailChannel:
             ringing = self._ringing.pop(leg.call_id, None)
         if ringing is None:  # not screened by us (cannot happen unless pyVoIP changes)
             now = self._clock()
-            ringing = _Ringing(now, time.monotonic(), self._kind_at(now))
+            ringing = Ringing(now, time.monotonic(), self._kind_at(now))
             with self._lock:
                 self._active += 1
-        decision = _Decision(CallOutcome.MISSED, "internal error")
+        decision = Decision(CallOutcome.MISSED, "internal error")
         try:
             decision = self._converse(leg, ringing)
         except Exception:
-            log.exception("call %s failed", _short(leg.call_id))
+            log.exception("call %s failed", short(leg.call_id))
         finally:
             leg.hangup()
             self._finish(leg, ringing, decision)
 
-    def _finish(self, leg: CallLeg, ringing: _Ringing, decision: _Decision) -> None:
+    def _finish(self, leg: CallLeg, ringing: Ringing, decision: Decision) -> None:
         record = CallRecord(
             call_id=leg.call_id,
             caller=leg.info.caller,
@@ -399,172 +370,14 @@ class VoicemailChannel:
         try:
             inbox = self._inbox
             if inbox is not None:
-                self._call_core(inbox.record_call(record), _CORE_TIMEOUT_S)
+                self._call_core(inbox.record_call(record), CORE_TIMEOUT_S)
         except Exception as exc:
-            log.warning("call log entry for %s not recorded: %r", _short(leg.call_id), exc)
+            log.warning("call log entry for %s not recorded: %r", short(leg.call_id), exc)
         finally:
             with self._lock:
                 self._active -= 1
                 self._counters["calls"] += 1
                 self._idle.notify_all()
-
-    def _converse(self, leg: CallLeg, ringing: _Ringing) -> _Decision:
-        prompts = self._prompts
-        assert prompts is not None
-        if leg.ringing and leg.codec is None:
-            leg.refuse(NOT_ACCEPTABLE)  # SDP we could not map to RTP ports
-            return _Decision(CallOutcome.REFUSED, "no usable media")
-        if not leg.ringing or not leg.answer():
-            return _Decision(CallOutcome.MISSED, "caller gave up while ringing")
-        if self._mailbox_full():
-            self._play(leg, prompts.mailbox_full)
-            return _Decision(CallOutcome.MISSED, "mailbox full")
-        # Speech over the greeting is kept: callers start talking before the beep.
-        leg.recorder.listen()
-        # The status menu is a key press at any time during the greeting, never a wait.
-        menu = self._settings.dtmf_menu and self._status_lookup is not None
-        greeting = prompts.greeting(ringing.kind) + (prompts.menu if menu else b"")
-        digit = self._play(leg, greeting, interruptible=True)
-        if not leg.up:
-            if leg.recorder.heard_voice:  # said it all over the greeting, then hung up
-                return self._keep_message(leg, ringing, EndReason.BYE)
-            return _Decision(CallOutcome.MISSED, "hung up during greeting")
-        if menu and digit == "2":
-            return self._status_menu(leg, prompts)
-        self._play(leg, prompts.beep)
-        while leg.digit():
-            pass  # keys pressed during the prompts must not end the message
-        leg.recorder.arm()
-        reason = self._record(leg)
-        leg.hangup()
-        return self._keep_message(leg, ringing, reason)
-
-    def _record(self, leg: CallLeg) -> EndReason:
-        while True:
-            if not leg.up:
-                return EndReason.BYE
-            if leg.digit() == "#":
-                return EndReason.DTMF
-            reason = leg.recorder.check()
-            if reason is not None:
-                return reason
-            time.sleep(_POLL_S)
-
-    def _keep_message(self, leg: CallLeg, ringing: _Ringing, reason: EndReason) -> _Decision:
-        pcm = leg.recorder.pcm16()
-        seconds = duration_s(pcm)
-        caller = leg.info.caller
-        if seconds < self._settings.min_message_s:
-            return _Decision(CallOutcome.MISSED, f"message too short ({seconds:.1f} s)")
-        if self._has_speech is not None and not self._has_speech(pcm, 8000):
-            return _Decision(CallOutcome.MISSED, "no speech in message")
-        contact = InboundContact(
-            channel=ChannelKind.VOICE,
-            external_id=leg.call_id,
-            sender=caller,
-            received_at=ringing.started_at.astimezone(UTC),
-            body="",
-            attachments=(Attachment(f"voicemail-{_filename(leg.call_id)}.wav", "audio/wav", wav_bytes(pcm)),),
-            raw=None,
-            meta={
-                "called": leg.info.called or self._settings.called_number,
-                "duration_s": f"{seconds:.2f}",
-                "after_hours": "0" if ringing.kind == HoursKind.BUSINESS else "1",
-                "hours": str(ringing.kind),
-                "codec": leg.codec or "",
-                "ended_by": str(reason),
-            },
-        )
-        with self._lock:
-            self._count_recording()
-            self._counters["voicemails"] += 1
-        try:
-            inbox = self._inbox
-            assert inbox is not None
-            self._call_core(inbox.ingest(contact), self._settings.ingest_timeout_s)
-        except Exception as exc:
-            path = self._quarantine(contact)
-            log.error(
-                "voicemail %s not ingested (%r); kept in quarantine as %s",
-                _short(leg.call_id),
-                exc,
-                path.name,
-            )
-            return _Decision(CallOutcome.VOICEMAIL, "quarantined: ingest failed")
-        log.info(
-            "voicemail %s from %s: %.1f s, ended by %s",
-            _short(leg.call_id),
-            mask_phone(caller),
-            seconds,
-            reason,
-        )
-        return _Decision(CallOutcome.VOICEMAIL, f"ended by {reason}")
-
-    def _status_menu(self, leg: CallLeg, prompts: Prompts) -> _Decision:
-        digit = self._play(leg, prompts.enter_reference, interruptible=True)
-        reference = "" if digit in ("", "#") else digit
-        while leg.up and len(reference) < _MAX_REFERENCE_DIGITS:
-            digit = self._wait_digit(leg, _REFERENCE_DIGIT_TIMEOUT_S)
-            if digit in ("", "#"):
-                break
-            if digit.isdigit():
-                reference += digit
-        if not leg.up:
-            return _Decision(CallOutcome.STATUS_LOOKUP, "hung up before the reference")
-        status: str | None = None
-        found = False
-        if reference and self._status_lookup is not None:
-            try:
-                lookup = _awaited(self._status_lookup(reference))
-                status = self._call_core(lookup, _CORE_TIMEOUT_S)
-                found = True
-            except Exception as exc:
-                log.warning("status lookup failed: %r", exc)
-        if not found:
-            prompt = prompts.unknown
-        elif status is None:
-            prompt = prompts.not_found
-        else:
-            prompt = prompts.status.get(status, prompts.unknown)
-        self._play(leg, prompt)
-        self._play(leg, prompts.goodbye)
-        return _Decision(CallOutcome.STATUS_LOOKUP, f"reference {reference or '-'}: {status}")
-
-    def _play(self, leg: CallLeg, pcm: bytes, *, interruptible: bool = False) -> str:
-        """Play and wait until sent; with `interruptible`, a key stops it and is returned."""
-        leg.play(pcm)
-        while leg.up and leg.playing():
-            if interruptible:
-                digit = leg.digit()
-                if digit:
-                    leg.stop_playing()
-                    return digit
-            time.sleep(_POLL_S)
-        time.sleep(2 * _POLL_S)  # the last frame is still on its way
-        return ""
-
-    def _wait_digit(self, leg: CallLeg, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while leg.up and time.monotonic() < deadline:
-            digit = leg.digit()
-            if digit:
-                return digit
-            time.sleep(_POLL_S)
-        return ""
-
-    def _mailbox_full(self) -> bool:
-        with self._lock:
-            self._roll_day()
-            return self._recorded_today >= self._settings.max_recordings_per_day
-
-    def _count_recording(self) -> None:
-        self._roll_day()
-        self._recorded_today += 1
-
-    def _roll_day(self) -> None:
-        today = self._clock().astimezone(UTC).date()
-        if today != self._day:
-            self._day, self._recorded_today = today, 0
 
     # -- crossing into the loop -------------------------------------------------------------------
     def _call_core(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
@@ -585,7 +398,7 @@ class VoicemailChannel:
             coro.close()
             return
         future = asyncio.run_coroutine_threadsafe(coro, loop)
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(log_failure)
 
     def _wait_idle(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -633,20 +446,3 @@ class VoicemailChannel:
 
     def _quarantined(self) -> list[Path]:
         return Quarantine(self._settings.state_dir / "quarantine").entries()
-
-
-def _filename(call_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@-]", "_", call_id)
-
-
-async def _awaited(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-def _short(call_id: str) -> str:
-    return call_id[:16]
-
-
-def _log_failure(future: concurrent.futures.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("call log entry not recorded: %r", future.exception())

@@ -43,7 +43,8 @@ from tests.voicemail.sip_harness import (
 from voicemail.channel import VoicemailChannel
 from voicemail.recorder import MAX_PRE_BEEP_S, Recorder
 from voicemail.settings import HoursKind, SipSettings
-from voicemail.sip import SipEndpoint, _TapRTPClient
+from voicemail.sip import SipEndpoint
+from voicemail.sip_rtp import _TapRTPClient
 
 pytestmark = pytest.mark.timeout(180)
 
