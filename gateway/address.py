@@ -24,6 +24,7 @@ STREET_SIMILARITY = 0.8  # mean over a street name's words
 WORD_FLOOR = 0.6  # no single word of a multi-word name below this
 SINGLE_WORD_SIMILARITY = 0.86  # one-word names ("Njegoševa") need a closer match
 NUMBER_WINDOW = 5  # words between the street and its house number, either side
+STREET_ALONE_SIMILARITY = 0.95
 KEYWORD_SIMILARITY = 0.8
 MIN_FUZZY_KEYWORD = 4
 
@@ -177,11 +178,18 @@ _LATIN = re.compile(r"^[A-Za-zčćžšđČĆŽŠĐ0-9 ,./-]+$")
 
 
 def vocabulary(categories: Sequence[CategorySettings], register: Sequence[Street]) -> list[str]:
-    """Words to bias speech recognition with, most useful first: street names, then the catalogue."""
-    terms = [street.name for street in register]
-    for category in categories:
-        terms.append(category.name)
-        terms.extend(k for k in category.keywords if _LATIN.match(k) and len(k) >= MIN_FUZZY_KEYWORD)
+    """Words to bias speech recognition with, street names and catalogue words taking turns, so
+    both survive when the prompt is cut to Whisper's limit: names first, then keywords."""
+    streets = [street.name for street in register]
+    catalogue = [category.name for category in categories] + [
+        k
+        for category in categories
+        for k in category.keywords
+        if _LATIN.match(k) and len(k) >= MIN_FUZZY_KEYWORD
+    ]
+    terms: list[str] = []
+    for i in range(max(len(streets), len(catalogue))):
+        terms.extend(t[i] for t in (streets, catalogue) if i < len(t))
     return terms
 
 
@@ -200,6 +208,8 @@ def locate_from_text(
             ticket.suggested_category = suggestion
             session.add(ticket)
     found = find_address(text, register_of(config))
-    if found is not None:
+    # A street alone from a near miss is too often a misheard word ("radniča" is not Radnička):
+    # without a house number only a (nearly) exact street name sets the location.
+    if found is not None and (found.number is not None or found.score >= STREET_ALONE_SIMILARITY):
         tickets.set_location(session, ticket, found.text, found.lat, found.lon, source=source)
     return found
