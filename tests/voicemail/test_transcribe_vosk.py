@@ -234,7 +234,7 @@ def test_a_ulaw_wav_is_read_and_transcribed(audio_dir: Path) -> None:
 
 def test_a_missing_model_is_a_misconfiguration(tmp_path: Path) -> None:
     with pytest.raises(TranscriptionModelError, match=r"lacks am/final\.mdl") as info:
-        load_transcriber(TranscriptionSettings(model_path=tmp_path / "nowhere"))
+        load_transcriber(TranscriptionSettings(engine="vosk", model_path=tmp_path / "nowhere"))
     assert isinstance(info.value, ChannelMisconfigured)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import ChannelMisconfigured
 from tests.voicemail.asr_audio import (
     ENGLISH_SENTENCES,
     RATE,
@@ -95,12 +94,6 @@ def test_whisper_is_not_run_on_noise(tmp_path: Path, monkeypatch: pytest.MonkeyP
     noise = pcm_of(sox_wav(tmp_path / "pink.wav", "synth", "10", "pinknoise", "vol", "0.2"))
     t = transcriber.transcribe(noise, RATE)
     assert (t.has_speech, t.text, t.reasons) == (False, "", (NO_SPEECH,))
-
-
-def test_the_whisper_engine_requires_a_model_path() -> None:
-    with pytest.raises(TranscriptionModelError, match="model_path") as info:
-        load_transcriber(TranscriptionSettings(engine="whisper"))
-    assert isinstance(info.value, ChannelMisconfigured)
 
 
 def test_an_incomplete_whisper_model_directory_is_refused_before_any_download(
