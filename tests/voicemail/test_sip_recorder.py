@@ -249,3 +249,15 @@ def test_a_silent_listener_adds_nothing_before_the_beep(message: bytes) -> None:
     for ts, payload in leg.packets[split:]:
         rec.feed(ts, "PCMA", payload)
     assert rec.pcm16() == leg.expected[split * FRAME * 2 :]
+
+
+def test_speech_over_the_greeting_counts_as_heard_silence_does_not(message: bytes) -> None:
+    talker, listener = recorder(), recorder()
+    talker.listen()
+    listener.listen()
+    for ts, payload in WavLeg(message, "PCMU", first_ts=0).packets:
+        talker.feed(ts, "PCMU", payload)
+    for ts, payload in WavLeg(silence(2.0), "PCMU", first_ts=0).packets:
+        listener.feed(ts, "PCMU", payload)
+    assert talker.heard_voice and not listener.heard_voice
+    assert talker.pcm16() == WavLeg(message, "PCMU", first_ts=0).expected  # kept without a beep
