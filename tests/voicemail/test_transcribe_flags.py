@@ -6,20 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicemail.transcribe import (
-    EngineWord,
-    MfccConf,
-    Transcript,
-    Word,
-    _Piece,
-    _splice,
-    _to_original_time,
-    decode_regions,
-    flag_words,
-    syllable_units,
-    transcript_reasons,
-)
+from voicemail.pipeline import _Piece, _splice, _to_original_time, decode_regions
+from voicemail.transcript import EngineWord, Transcript, Word, flag_words, syllable_units, transcript_reasons
 from voicemail.vad import SpeechEvidence
+from voicemail.vosk_engine import MfccConf
 
 SPEECH = ((1.0, 4.0),)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voicemail.audio import read_wav_native as read_wav_pcm16
 from voicemail.heap import tune_malloc
-from voicemail.transcribe import read_wav_pcm16
 from voicemail.transcription_settings import TranscriptionSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ from storage.db import session_scope
 from storage.models import Job
 from storage.queue import enqueue_job
 from tests.voicemail.asr_audio import KOREAN_SENTENCES, RATE, espeak_wav, pcm_of, silence, vosk_transcriber
-from voicemail.transcribe import VoskTranscriber
 from voicemail.transcription_settings import TranscriptionSettings
+from voicemail.vosk_engine import VoskTranscriber
 
 
 @pytest.fixture(scope="module")

@@ -26,19 +26,13 @@ from tests.voicemail.asr_audio import (
     sox_wav,
     vosk_transcriber,
 )
-from voicemail.transcribe import (
-    NO_SPEECH,
-    Transcript,
-    TranscriptionError,
-    TranscriptionModelError,
-    VoskTranscriber,
-    decode_regions,
-    load_transcriber,
-    read_wav_pcm16,
-    vosk_model_path,
-)
+from voicemail.audio import read_wav_native as read_wav_pcm16
+from voicemail.pipeline import decode_regions
+from voicemail.transcribe import load_transcriber
+from voicemail.transcript import NO_SPEECH, Transcript, TranscriptionError, TranscriptionModelError
 from voicemail.transcription_settings import TranscriptionSettings
 from voicemail.vad import speech_evidence
+from voicemail.vosk_engine import VoskTranscriber, vosk_model_path
 
 MODEL = vosk_model_path(TranscriptionSettings(), environ={})
 
@@ -240,7 +234,7 @@ def test_a_ulaw_wav_is_read_and_transcribed(audio_dir: Path) -> None:
 
 def test_a_missing_model_is_a_misconfiguration(tmp_path: Path) -> None:
     with pytest.raises(TranscriptionModelError, match=r"lacks am/final\.mdl") as info:
-        load_transcriber(TranscriptionSettings(model_path=tmp_path / "nowhere"))
+        load_transcriber(TranscriptionSettings(engine="vosk", model_path=tmp_path / "nowhere"))
     assert isinstance(info.value, ChannelMisconfigured)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests.voicemail.asr_audio import run
-from voicemail.transcribe import TranscriptionError, read_wav_pcm16
+from voicemail.audio import AudioFormatError as TranscriptionError
+from voicemail.audio import read_wav_native as read_wav_pcm16
 
 
 @pytest.fixture(scope="module")

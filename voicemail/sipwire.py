@@ -1,0 +1,213 @@
+"""SIP and media facts the hotline needs without pyVoIP: what an INVITE offers, refusals, send
+pacing, header normalisation, stateless replies, per-source INVITE rate limits, peer addresses.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from voicemail.audio import FRAME_SAMPLES, Codec
+
+FRAME_S = FRAME_SAMPLES / 8000
+
+
+class LineState(StrEnum):
+    UP = "up"  # trunk bound, or registered
+    REGISTERING = "registering"
+    FAILED = "failed"  # pyVoIP gave up registering and closed its socket
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class InviteInfo:
+    """What the gateway needs to know about an INVITE to decide whether to take the call."""
+
+    call_id: str
+    source: tuple[str, int]
+    caller: str  # user part of From
+    called: str  # user part of To
+    codecs: tuple[Codec, ...]  # audio codecs of the offer we can speak, in offer order
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: int
+    reason: str
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.code} {self.reason}"
+
+
+FORBIDDEN = Refusal(403, "Forbidden")
+BUSY_HERE = Refusal(486, "Busy Here")
+NOT_ACCEPTABLE = Refusal(488, "Not Acceptable Here")
+REQUEST_TERMINATED = Refusal(487, "Request Terminated")
+
+
+@dataclass(slots=True)
+class SendStats:
+    """Pacing of the frames we played (silence excluded): for the benchmark and health."""
+
+    frames: int = 0
+    max_interval_s: float = 0.0
+    sum_dev_s: float = 0.0  # sum of |interval - 20 ms|
+    _last: float | None = field(default=None, repr=False)
+
+    def sent(self, now: float) -> None:
+        if self._last is not None:
+            interval = now - self._last
+            self.max_interval_s = max(self.max_interval_s, interval)
+            self.sum_dev_s += abs(interval - FRAME_S)
+            self.frames += 1
+        self._last = now
+
+    def pause(self) -> None:
+        self._last = None
+
+    @property
+    def mean_jitter_s(self) -> float:
+        return self.sum_dev_s / self.frames if self.frames else 0.0
+
+
+# RFC 3261 §7.3.3 compact forms, and the case pyVoIP's exact-match header parser expects.
+_COMPACT = {
+    "i": "Call-ID", "f": "From", "t": "To", "v": "Via", "m": "Contact", "l": "Content-Length",
+    "c": "Content-Type", "k": "Supported", "s": "Subject", "e": "Content-Encoding",
+    "o": "Event", "u": "Allow-Events", "x": "Session-Expires", "r": "Refer-To",
+}  # fmt: skip
+_CANONICAL = {
+    name.lower(): name
+    for name in (
+        *_COMPACT.values(), "CSeq", "Allow", "Expires", "Max-Forwards", "WWW-Authenticate",
+        "Authorization", "Record-Route", "Route", "User-Agent", "Accept",
+    )
+}  # fmt: skip
+
+
+def normalize_headers(raw: bytes) -> bytes:
+    """Rewrite a SIP message's header section into the one spelling pyVoIP 1.6.8 can parse.
+
+    Its parser splits every header on ": " and drops the whole message on an empty value (e.g.
+    baresip's `Supported:`), on `Name:value` without a space, and on compact or lower-case
+    names (`i:`, `call-id:`), all of which RFC 3261 §7.3.1 allows.
+    """
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        value = value.strip()
+        if not colon or not value:
+            continue
+        key = name.strip().decode("latin-1")
+        canonical = _COMPACT.get(key) if len(key) == 1 else _CANONICAL.get(key.lower(), key)
+        out.append((canonical or key).encode("latin-1") + b": " + value)
+    return b"\r\n".join(out) + sep + body
+
+
+MANDATORY_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+MAX_DATAGRAM = 8192  # larger datagrams are truncated by the kernel, then fail to parse
+OPTIONS_HEADERS = [b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS", b"Accept: application/sdp"]
+
+
+def stateless_reply(raw: bytes, status: bytes, extra: list[bytes]) -> bytes:
+    """A stateless response to the request `raw` (its dialog headers copied, a To tag added)."""
+    keep = (b"Via:", b"From:", b"To:", b"Call-ID:", b"CSeq:")
+    lines = raw.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+    headers = [line for line in lines if line.startswith(keep)]
+    headers = [
+        line + b";tag=" + uuid.uuid4().hex[:10].encode()
+        if line.startswith(b"To:") and b";tag=" not in line
+        else line
+        for line in headers
+    ]
+    headers += [*extra, b"Content-Length: 0"]
+    return b"SIP/2.0 " + status + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n"
+
+
+def retry_after(gate: TokenBuckets) -> bytes:
+    return b"Retry-After: %d" % max(1, math.ceil(1 / gate.rate_per_s))
+
+
+class TokenBuckets:
+    """Token buckets by key (a source address): `burst` at once, then `rate_per_s` sustained.
+
+    Bounded in keys (least recently used forgotten), so a flood of forged sources cannot grow it.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        *,
+        max_keys: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: collections.OrderedDict[str | None, tuple[float, float]] = collections.OrderedDict()
+
+    def take(self, key: str | None) -> bool:
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate_per_s)
+            admitted = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if admitted else tokens, now)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+            return admitted
+
+
+def user_part(header: Any) -> str:
+    if isinstance(header, dict):
+        return str(header.get("number") or "")
+    return ""
+
+
+def invite_info(request: Any) -> InviteInfo:
+    codecs: list[Codec] = []
+    for media in request.body.get("m", []) if request.body.get("c") else []:
+        if media.get("type") != "audio":
+            continue
+        for pt in media.get("methods", []):
+            name = str(media.get("attributes", {}).get(pt, {}).get("rtpmap", {}).get("name", ""))
+            if pt == "0" or name.upper() == "PCMU":
+                codecs.append("PCMU")
+            elif pt == "8" or name.upper() == "PCMA":
+                codecs.append("PCMA")
+    source = getattr(request, "source", ("", 0))
+    return InviteInfo(
+        call_id=str(request.headers["Call-ID"]),
+        source=(str(source[0]), int(source[1])),
+        caller=user_part(request.headers.get("From")),
+        called=user_part(request.headers.get("To")),
+        codecs=tuple(dict.fromkeys(codecs)),
+    )
+
+
+def resolve_peer(peer: str) -> list[tuple[str, int | None]]:
+    """("host" or "host:port") -> its IPv4 addresses, as datagram sources will show them; a name
+    that does not resolve is kept as written (it then matches nothing)."""
+    host, sep, port_text = peer.rpartition(":")
+    if not (sep and port_text.isdigit()):
+        host, port_text = peer, ""
+    port = int(port_text) if port_text else None
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):
+        return [(host, port)]
+    return [(address, port) for address in dict.fromkeys(str(info[4][0]) for info in infos)]
