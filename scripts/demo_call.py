@@ -23,9 +23,7 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=5062, help="the gateway's SIP port")
     parser.add_argument("--caller", default="0641234567", help="the caller's number (From)")
-    parser.add_argument(
-        "--wait", type=float, default=7.0, help="seconds after answer before speaking"
-    )
+    parser.add_argument("--wait", type=float, default=7.0, help="seconds after answer before speaking")
     args = parser.parse_args()
     result = place_call(args.port, SPEECH.read_bytes(), caller=args.caller, wait_s=args.wait)
     print("call completed" if result.ok else f"call failed: {result.detail}")
