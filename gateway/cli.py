@@ -347,5 +347,42 @@ def transcribe(
         typer.echo(f"{att.filename}: {'no speech' if not result.has_speech else result.text}")
 
 
+@app.command()
+def backup(
+    dest: Annotated[Path, typer.Argument(help="a new, empty directory")],
+    config: ConfigOpt = None,
+) -> None:
+    """Write a consistent snapshot (database, blobs, config without secrets, manifest) while running."""
+    from gateway.backup import BackupError, create_backup
+
+    try:
+        manifest = create_backup(_config(config), dest, config_file=config)
+    except BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup in {dest}: schema {manifest['alembic_revision']}, {manifest['counts']}")
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="a directory written by `sistem48 backup`")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace a database and blob store that hold data")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Restore a backup into the configured (empty) database and data directory; then migrate it."""
+    from gateway.backup import BackupError, restore_backup
+
+    try:
+        manifest = restore_backup(_config(config), src, overwrite=overwrite)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {manifest['counts']} from {manifest['created_at']}")
+    if manifest["secrets_not_included"]:
+        typer.echo("set these in the environment file: " + ", ".join(manifest["secrets_not_included"]))
+
+
 def main() -> None:
     app()
