@@ -23,7 +23,9 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Staff users of the web UI.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 inject_app = typer.Typer(no_args_is_help=True, help="Feed a contact through the same ingest as the channels.")
-modem_app = typer.Typer(no_args_is_help=True, help="The simulated GSM modem (Gammu dummy driver).")
+modem_app = typer.Typer(
+    no_args_is_help=True, help="The GSM modem: check a real one; inject into / list the simulated one."
+)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
@@ -304,6 +306,16 @@ def modem_inject(
     cfg = _config(config)
     parts = inject_incoming(Path(cfg.sms.device), sender, text)
     typer.echo(f"injected {parts} part(s) from {sender}")
+
+
+@modem_app.command("check")
+def modem_check(config: ConfigOpt = None) -> None:
+    """Ask the configured modem what the gateway sees (model, signal, network, SMSC, SIM) and what to fix."""
+    from sms.check import check_modem
+
+    report = asyncio.run(check_modem(_config(config).sms))
+    typer.echo("\n".join(report.lines()))
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @modem_app.command("sent")
