@@ -97,17 +97,9 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if "api" in roles and cfg.http.enabled:
-        import uvicorn
+        from gateway.serve import http_server
 
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(cfg, gateway=gw),
-                host=cfg.http.host,
-                port=cfg.http.port,
-                log_level="info",
-                access_log=False,
-            )
-        )
+        server = http_server(cfg, create_app(cfg, gateway=gw))
         typer.echo(f"Sistem48 on http://{cfg.http.host}:{cfg.http.port}  (API docs: /docs)")
         server.run()
     else:
