@@ -45,5 +45,16 @@ if [ "$purpose" = "test" ]; then
 else
   .venv/bin/python -m pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
 fi
+# promtool checks deploy/prometheus/*.rules.yml (tests/deploy/test_monitoring.py): taken out of
+# Debian's prometheus package into .venv/bin, without installing (and starting) the server.
+if [ "$purpose" = "test" ] && [ ! -x .venv/bin/promtool ]; then
+  promtmp="$(mktemp -d)"
+  if (cd "$promtmp" && apt-get download -qq prometheus 2>/dev/null && dpkg-deb -x prometheus_*.deb x); then
+    cp "$promtmp/x/usr/bin/promtool" .venv/bin/promtool
+  else
+    echo "bootstrap: could not fetch promtool (apt-get update?); tests/deploy/test_monitoring.py needs it"
+  fi
+  rm -rf "$promtmp"
+fi
 .venv/bin/python -c 'import gateway, sqlmodel, aiosmtpd' # fail loudly if the install did not happen
 echo "bootstrap: ready ($purpose)"
