@@ -388,5 +388,21 @@ def restore(
         typer.echo("set these in the environment file: " + ", ".join(manifest["secrets_not_included"]))
 
 
+@app.command("health-mail")
+def health_mail(config: ConfigOpt = None) -> None:
+    """Queue today's health mail to the administrator when something was degraded (a daily timer)."""
+    from gateway.healthmail import live_health, queue_health_mail
+    from gateway.workers import worker_id
+    from storage.db import make_engine
+
+    cfg = _config(config)
+    engine = make_engine(cfg.database_url())
+    queued = queue_health_mail(
+        engine, cfg, lambda: datetime.now(UTC), live_health(cfg), worker_id(cfg.gateway.instance_name)
+    )
+    engine.dispose()
+    typer.echo("health mail queued" if queued else "nothing to report (or already queued today)")
+
+
 def main() -> None:
     app()

@@ -135,7 +135,7 @@ step "systemd units"
 install -m 0644 "$SRC"/deploy/systemd/*.service "$SRC"/deploy/systemd/*.timer "$UNITS/"
 if [ "$SYSTEM" = 1 ]; then
   systemctl daemon-reload
-  systemctl enable sistem48.service sistem48-backup.timer
+  systemctl enable sistem48.service sistem48-backup.timer sistem48-healthmail.timer
   if [ "$was_running" = 1 ]; then
     systemctl start sistem48.service $workers
     echo "install:   upgraded to $VERSION and restarted"

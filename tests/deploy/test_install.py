@@ -1,6 +1,6 @@
 """scripts/install.sh into a temporary root (--root): the layout, the units passing
 `systemd-analyze verify`, the gateway started the way its unit starts it answering /healthz, and a
-second run upgrading in place after a backup."""
+second run upgrading the previous release's database in place after a backup."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+
+from storage.db import alembic_config
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = [
@@ -26,6 +31,8 @@ UNITS = [
     "sistem48-transcribe@.service",
     "sistem48-backup.service",
     "sistem48-backup.timer",
+    "sistem48-healthmail.service",
+    "sistem48-healthmail.timer",
 ]
 
 
@@ -66,6 +73,14 @@ def _unit(root: Path, name: str) -> dict[str, list[str]]:
             key, _, value = line.partition("=")
             keys.setdefault(key, []).append(value)
     return keys
+
+
+def _revision(db_url: str) -> str:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        revision = str(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one())
+    engine.dispose()
+    return revision
 
 
 def _free_port() -> int:
@@ -190,6 +205,10 @@ def test_gateway_started_like_the_unit_answers_healthz_and_rerun_upgrades_after_
     config = root / "etc/sistem48/config.toml"
     inject = [sistem48, "inject", "sms", "+381641234567", "Rupa u asfaltu", "-c", config]
     subprocess.run(inject, check=True, capture_output=True, cwd=root / "var/lib/sistem48")
+    # The previous release's schema: one migration back, the way its database looks before upgrading.
+    db_url = f"sqlite:///{root}/var/lib/sistem48/sistem48.db"
+    command.downgrade(alembic_config(db_url), "-1")
+    previous = _revision(db_url)
     first = os.readlink(root / "opt/sistem48/venv")
     time.sleep(1.1)  # release folders are named to the second
     out = _install(root, python)
@@ -197,7 +216,12 @@ def test_gateway_started_like_the_unit_answers_healthz_and_rerun_upgrades_after_
     backups = sorted((root / "var/backups/sistem48").glob("pre-upgrade-*"))
     assert len(backups) == 1
     manifest = json.loads((backups[0] / "manifest.json").read_text())
-    assert manifest["counts"]["ticket"] == 1 and manifest["alembic_revision"]
+    assert manifest["counts"]["ticket"] == 1 and manifest["alembic_revision"] == previous
+    assert (
+        _revision(db_url)
+        == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+        != previous
+    )
     assert (root / "opt/sistem48/previous-release").read_text().strip() == first
     assert os.readlink(root / "opt/sistem48/venv") != first
     assert f"port = {port}" in config.read_text()  # the administrator's edits survive
