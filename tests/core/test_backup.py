@@ -284,3 +284,26 @@ def test_progress_writes_plain_lines_for_the_journal_and_a_bar_on_a_terminal() -
     bar = Progress("restore", 4, stream=terminal, tty=True)
     bar.advance(2)
     assert terminal.getvalue().endswith("] 2 (50 %)") and "#" * 15 in terminal.getvalue()
+
+
+def test_cli_backup_and_restore_report_progress_lines_and_refuse_to_overwrite(
+    tmp_path: Path, db_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    if not db_url.startswith("sqlite"):
+        return  # the command line is the same for both; the PostgreSQL paths are covered above
+    config = tmp_path / "config.toml"
+    config.write_text(f'[gateway]\ndata_dir = "{tmp_path / "var"}"\n[database]\nurl = "{db_url}"\n')
+    runner = CliRunner()
+    done = runner.invoke(app, ["backup", str(tmp_path / "b1"), "--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "backup: database: done" in done.output and "backup: blobs: started (0 files)" in done.output
+    assert "backup in" in done.output and (tmp_path / "b1" / "config.toml").exists()
+    refused = runner.invoke(app, ["restore", str(tmp_path / "b1"), "--config", str(config)])
+    assert refused.exit_code == 1 and "add --overwrite" in refused.output
+    done = runner.invoke(app, ["restore", str(tmp_path / "b1"), "--overwrite", "--config", str(config)])
+    assert done.exit_code == 0, done.output
+    assert "set these in the environment file: SISTEM48_SECRET" in done.output
