@@ -30,14 +30,24 @@ HEALTHY = {
 
 
 class StatefulModem(FakeModem):
-    """The fake modem, with commands that answer a bare error line (a modem without a SIM)."""
+    """The fake modem, with commands that answer a bare error line (a modem without a SIM) and a SIM
+    that unlocks with `pin`."""
 
-    def __init__(self, replies: dict[str, str], errors: dict[str, str] | None = None) -> None:
+    def __init__(self, replies: dict[str, str], errors: dict[str, str] | None = None, pin: str = "") -> None:
         super().__init__({**HEALTHY, **replies})
         self.errors = errors or {}
+        self.pin = pin
 
     def _answer(self, cmd: str) -> None:
-        error = self.errors.get(cmd.upper())
+        up = cmd.upper()
+        if self.pin and up.startswith('AT+CPIN="'):
+            if up == f'AT+CPIN="{self.pin}"':
+                self.replies["AT+CPIN?"] = "+CPIN: READY"
+                self.seen.append(cmd)
+                os.write(self.master, f"{cmd}\r\r\nOK\r\n".encode())
+                return
+            self.errors[up] = "+CME ERROR: 16"  # incorrect password
+        error = self.errors.get(up)
         if error is None:
             super()._answer(cmd)
             return
@@ -112,3 +122,18 @@ def test_modem_without_network_reports_no_signal_and_not_registered() -> None:
         "The modem is not registered on a mobile network",
     ], report.lines()
     assert report.facts["SMSC"] == "+381640000000"  # what still works is still shown
+
+
+def test_pin_from_the_secret_file_unlocks_the_sim(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SISTEM48_SIM_PIN", "4821")  # systemd puts secrets.env into the environment
+    modem = StatefulModem({"AT+CPIN?": "+CPIN: SIM PIN"}, pin="4821")
+    report = _check(modem)
+    assert report.ok, report.lines()
+    assert 'AT+CPIN="4821"' in modem.seen
+
+
+def test_a_wrong_pin_says_not_to_retry_blindly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SISTEM48_SIM_PIN", "0000")
+    report = _check(StatefulModem({"AT+CPIN?": "+CPIN: SIM PIN"}, pin="4821"))
+    assert len(report.problems) == 1
+    assert "Do not retry blindly" in report.problems[0], report.lines()
