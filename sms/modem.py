@@ -429,3 +429,20 @@ class Modem:
 
     async def health(self) -> ModemHealth:
         return await self._on_thread(self._health_blocking)
+
+    def _ask_blocking(self, names: Sequence[str]) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+        for name in names:
+            try:
+                answers[name] = self._link.call(name)
+            except gammu.GSMError as exc:
+                answers[name] = _error_name(exc)  # the question alone failed; the link is fine
+            except ChannelUnavailable as exc:
+                answers[name] = str(exc)  # the link dropped: the rest would only wait for a reconnect
+                break
+        return answers
+
+    async def ask(self, *names: str) -> dict[str, Any]:
+        """Answers of gammu getters by name (GetModel, GetSMSC, ...), or the error name of one that
+        failed; for `sistem48 modem check`."""
+        return await self._on_thread(self._ask_blocking, names)

@@ -1,0 +1,244 @@
+"""scripts/install.sh into a temporary root (--root): the layout, the units passing
+`systemd-analyze verify`, the gateway started the way its unit starts it answering /healthz, and a
+second run upgrading the previous release's database in place after a backup."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+
+from storage.db import alembic_config
+
+REPO = Path(__file__).resolve().parents[2]
+UNITS = [
+    "sistem48.service",
+    "sistem48-transcribe@.service",
+    "sistem48-backup.service",
+    "sistem48-backup.timer",
+    "sistem48-healthmail.service",
+    "sistem48-healthmail.timer",
+]
+
+
+def _python_with_dev_dependencies(tmp_path: Path) -> Path:
+    """The `python3` install.sh is given: `-m venv DIR` makes a venv that sees this checkout's
+    third-party packages, so pip installs only Sistem48 itself (--pip-args --no-deps). A full
+    dependency resolution from the package index takes many minutes here; the rest is the script's."""
+    site = sysconfig.get_paths()["purelib"]
+    wrapper = tmp_path / "python3"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then\n'
+        f'  {sys.executable} -m venv "$3" || exit 1\n'
+        '  purelib=$("$3/bin/python" -c \'import sysconfig; print(sysconfig.get_paths()["purelib"])\')\n'
+        f'  echo {site} > "$purelib/_deps.pth"\n'
+        "  exit 0\n"
+        "fi\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def _install(root: Path, python: Path) -> str:
+    done = subprocess.run(
+        [str(REPO / "scripts" / "install.sh"), "--root", str(root), "--python", str(python),
+         "--pip-args", "--no-deps"],
+        capture_output=True, text=True, timeout=400, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _unit(root: Path, name: str) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    for line in (root / "etc/systemd/system" / name).read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            keys.setdefault(key, []).append(value)
+    return keys
+
+
+def _revision(db_url: str) -> str:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        revision = str(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one())
+    engine.dispose()
+    return revision
+
+
+def _staff(db_url: str) -> list[str]:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        names = [str(n) for n in conn.exec_driver_sql("SELECT username FROM staff_user").scalars()]
+    engine.dispose()
+    return names
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_like_the_unit(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """ExecStart, WorkingDirectory and EnvironmentFile of the installed unit, paths under `root`."""
+    unit = _unit(root, "sistem48.service")
+    env = {"PATH": os.environ["PATH"]}
+    for line in (root / unit["EnvironmentFile"][0].lstrip("/")).read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value
+    for assignment in unit.get("Environment", []):
+        key, _, value = assignment.partition("=")
+        env[key] = value
+    argv = [str(root / a.lstrip("/")) if a.startswith("/") else a for a in shlex.split(unit["ExecStart"][0])]
+    config = root / "etc/sistem48/config.toml"
+    config.write_text(config.read_text().replace("port = 8048", f"port = {port}"))
+    return subprocess.Popen(
+        argv, cwd=root / unit["WorkingDirectory"][0].lstrip("/"), env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _healthz(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise AssertionError(f"the gateway exited with {proc.returncode}:\n{out}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                return dict(json.loads(response.read()), status=response.status)
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("no /healthz answer")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    """0 for a clean stop: uvicorn shuts down, then re-raises SIGTERM, which systemd counts as clean."""
+    proc.send_signal(signal.SIGTERM)  # what `systemctl stop` sends
+    code = proc.wait(30)
+    return 0 if code == -signal.SIGTERM else code
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    tmp = tmp_path_factory.mktemp("install")
+    root = tmp / "root"
+    python = _python_with_dev_dependencies(tmp)
+    return root, python, _install(root, python)
+
+
+def test_install_lays_out_config_secrets_data_release_and_units(installed: tuple[Path, Path, str]) -> None:
+    root, _, out = installed
+    assert "[8/8] systemd units" in out
+    secrets = root / "etc/sistem48/secrets.env"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert len(secrets.read_text().split("SISTEM48_SECRET=")[1].split()[0]) == 64
+    assert stat.S_IMODE((root / "etc/sistem48/config.toml").stat().st_mode) == 0o640
+    assert f'data_dir = "{root}/var/lib/sistem48"' in (root / "etc/sistem48/config.toml").read_text()
+    venv = root / "opt/sistem48/venv"
+    assert venv.is_symlink() and os.readlink(venv).startswith("releases/0.1.0-")
+    assert (venv / "bin/sistem48").exists()
+    for name in UNITS:
+        assert (root / "etc/systemd/system" / name).exists()
+
+
+def test_units_pass_systemd_analyze_verify(installed: tuple[Path, Path, str]) -> None:
+    root = installed[0]
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: apt install systemd")
+    # verify --root resolves Wants=/After= against the root's own unit folders and checks that each
+    # ExecStart exists there: give it the distribution's units and a shell.
+    shutil.copytree(
+        "/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True, dirs_exist_ok=True
+    )
+    (root / "bin").mkdir(exist_ok=True)
+    shutil.copy("/bin/sh", root / "bin/sh")
+    units = [str(root / "etc/systemd/system" / u) for u in UNITS]
+    done = subprocess.run(
+        ["systemd-analyze", f"--root={root}", "verify", *units], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_units_hold_the_hardening_and_the_modem_is_the_only_device(installed: tuple[Path, Path, str]) -> None:
+    gateway = _unit(installed[0], "sistem48.service")
+    wanted = [
+        ("ProtectSystem", "strict"),
+        ("NoNewPrivileges", "yes"),
+        ("PrivateTmp", "yes"),
+        ("Restart", "on-failure"),
+        ("DevicePolicy", "closed"),
+        ("StandardOutput", "journal"),
+    ]
+    for key, value in wanted:
+        assert gateway[key] == [value], key
+    assert gateway["DeviceAllow"] == ["/dev/sistem48-modem rw"]
+    assert "transcribe" not in gateway["ExecStart"][0].split("--only")[1]
+    worker = _unit(installed[0], "sistem48-transcribe@.service")
+    assert worker["PrivateDevices"] == ["yes"] and "worker --transcribe" in worker["ExecStart"][0]
+
+
+def test_gateway_started_like_the_unit_answers_healthz_and_rerun_upgrades_after_a_backup(
+    installed: tuple[Path, Path, str],
+) -> None:
+    root, python, _ = installed
+    port = _free_port()
+    proc = _start_like_the_unit(root, port)
+    try:
+        health = _healthz(port, proc)
+    finally:
+        assert _stop(proc) == 0
+    assert health["status"] == 200 and health["database"] == "up"
+
+    sistem48 = root / "opt/sistem48/venv/bin/sistem48"
+    config = root / "etc/sistem48/config.toml"
+    add_user = [sistem48, "user", "add", "ana", "--role", "admin", "-c", config]
+    env = dict(os.environ, SISTEM48_NEW_PASSWORD="dugacka-lozinka-48")
+    subprocess.run(add_user, check=True, capture_output=True, cwd=root / "var/lib/sistem48", env=env)
+    # The previous release's schema: one migration back, the way its database looks before upgrading.
+    # (No tickets: on SQLite, Alembic's batch downgrade re-creates tables that rows refer to.)
+    db_url = f"sqlite:///{root}/var/lib/sistem48/sistem48.db"
+    command.downgrade(alembic_config(db_url), "-1")
+    previous = _revision(db_url)
+    first = os.readlink(root / "opt/sistem48/venv")
+    time.sleep(1.1)  # release folders are named to the second
+    out = _install(root, python)
+    assert "kept" in out and "backup in" in out
+    backups = sorted((root / "var/backups/sistem48").glob("pre-upgrade-*"))
+    assert len(backups) == 1
+    manifest = json.loads((backups[0] / "manifest.json").read_text())
+    assert manifest["alembic_revision"] == previous
+    assert _staff(db_url) == ["ana"]  # the data came through the upgrade
+    assert (
+        _revision(db_url)
+        == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+        != previous
+    )
+    assert (root / "opt/sistem48/previous-release").read_text().strip() == first
+    assert os.readlink(root / "opt/sistem48/venv") != first
+    assert f"port = {port}" in config.read_text()  # the administrator's edits survive
+
+    proc = _start_like_the_unit(root, port)
+    try:
+        assert _healthz(port, proc)["status"] == 200
+    finally:
+        assert _stop(proc) == 0
