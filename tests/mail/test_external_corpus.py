@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mail.parse import contact_from_bytes, parse_message
+from mail.intake import contact_from_bytes
+from mail.parse import parse_message
 from tests.mail.conftest import extra_corpus, with_attachment
 from tests.mail.corpusgen import Expected
 
