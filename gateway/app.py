@@ -3,134 +3,37 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 
-from channels.base import Channel, ChannelKind, Notifier
-from channels.supervisor import Supervisor
+from channels.base import ChannelKind
+from channels.clock import utc_now
 from gateway.calendar import WorkingCalendar
+from gateway.citizens import Citizens
 from gateway.config import Config
 from gateway.digest import MorningDigest
 from gateway.inbox import GatewayInbox
 from gateway.lease import LeasedChannel
-from gateway.notify import STATUS_LABEL, CitizenNotifier
+from gateway.outbox import Outbox
 from gateway.routing import Router
+from gateway.runtime import Gateway
 from gateway.signing import Signer
 from gateway.spool import SpoolProcessor
 from gateway.tickets import TicketService
-from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, every, worker_gone, worker_id
+from gateway.utility_replies import UtilityReplies
+from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, worker_id
 from storage.blobs import BlobStore
-from storage.db import make_engine, session_scope
-from storage.models import Ticket
-from storage.queue import requeue_orphaned_jobs, requeue_orphaned_outbox
+from storage.db import make_engine
 
 if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
     from fastapi import FastAPI
 
-log = logging.getLogger(__name__)
-
-_STOP_WAIT_S = 10.0
 ALL_ROLES = frozenset({"api", "mail", "sms", "sip", "outbox", "sla", "transcribe"})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Gateway:
-    config: Config
-    engine: sa.Engine
-    blobs: BlobStore
-    calendar: WorkingCalendar
-    router: Router
-    signer: Signer
-    tickets: TicketService
-    inbox: GatewayInbox
-    clock: Callable[[], datetime]
-    roles: frozenset[str]
-    channels: list[Channel] = field(default_factory=list)
-    notifiers: dict[str, Notifier] = field(default_factory=dict)
-    supervisor: Supervisor | None = None
-    outbox: OutboxSender | None = None
-    transcription: TranscriptionWorker | None = None
-    spool: SpoolProcessor | None = None
-    sla: SlaSweeper | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _closers: list[Callable[[], Any]] = field(default_factory=list)
-
-    async def start(self) -> None:
-        """Start channels (each failure contained) and the background loops of this process."""
-        self.supervisor = Supervisor(self.channels, self.inbox)
-        await self.supervisor.start()
-        w = self.config.workers
-        if self.spool is not None:
-            self._tasks.append(asyncio.create_task(self.spool.run_forever()))
-        if self.outbox is not None:
-            await self._take_back(requeue_orphaned_outbox, "outbound messages")
-            self._tasks.append(
-                asyncio.create_task(every(w.outbox_interval_s, self.outbox.run_once, "outbox"))
-            )
-        if self.sla is not None:
-            self._tasks.append(
-                asyncio.create_task(every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla"))
-            )
-        if self.transcription is not None:
-            await self._take_back(requeue_orphaned_jobs, "transcription jobs")
-            self._tasks.append(
-                asyncio.create_task(every(w.jobs_interval_s, self.transcription.run_once, "transcribe"))
-            )
-
-    async def _take_back(self, requeue: Callable[..., int], what: str) -> None:
-        """Queue again at once what a killed process on this host had claimed, before this one's loop
-        starts. With the database down at start they are taken back when their claims expire."""
-        with contextlib.suppress(Exception):
-            taken = await asyncio.to_thread(requeue, self.engine, worker_gone, self.clock())
-            if taken:
-                log.warning("%d %s held by a dead process were queued again", taken, what)
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # Bounded: a loop that swallowed its cancellation must not keep a SIGTERM'd process alive.
-            _, stuck = await asyncio.wait(self._tasks, timeout=_STOP_WAIT_S)
-            for task in stuck:
-                log.error("background task %s did not stop; leaving it", task.get_coro())
-        self._tasks.clear()
-        if self.supervisor is not None:
-            await self.supervisor.stop()
-        for close in reversed(self._closers):
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
-        self.engine.dispose()
-
-    async def status_lookup(self, digits: str) -> str | None:
-        """For the hotline's keypad: the digits of a reference → its status key, or None."""
-        return await asyncio.to_thread(self._status_by_digits, digits)
-
-    def _status_by_digits(self, digits: str) -> str | None:
-        digits = "".join(ch for ch in digits if ch.isdigit())
-        if len(digits) < 5:
-            return None
-        year, number = (digits[:4], digits[4:]) if len(digits) > 6 else (None, digits)
-        with session_scope(self.engine) as s:
-            query = select(Ticket).where(col(Ticket.reference).endswith(f"-{int(number):06d}"))
-            if year:
-                query = query.where(col(Ticket.reference).contains(f"-{year}-"))
-            ticket = s.exec(query.order_by(col(Ticket.id).desc())).first()
-        return ticket.status if ticket and ticket.status in STATUS_LABEL else None
 
 
 def _absolute(path: str | Path) -> Path:
@@ -154,9 +57,11 @@ def build_gateway(
     calendar = WorkingCalendar(config.business_hours, config.sla, config.tz())
     router = Router(config)
     signer = Signer(config.secret())
-    notifier = CitizenNotifier(config, signer, clock, blobs)
-    tickets = TicketService(config, calendar, router, notifier, clock)
-    inbox = GatewayInbox(config, engine, blobs, tickets, signer, clock)
+    outbox = Outbox(config, signer, clock, blobs)
+    tickets = TicketService(config, calendar, router, outbox, clock)
+    citizens = Citizens(config.gateway.default_region, clock)
+    utility_replies = UtilityReplies(config, signer, tickets, outbox, clock)
+    inbox = GatewayInbox(config, engine, blobs, tickets, citizens, signer, clock, utility_replies)
     gw = Gateway(config, engine, blobs, calendar, router, signer, tickets, inbox, clock, roles)
 
     if config.mail.enabled:
@@ -214,7 +119,7 @@ def build_gateway(
             )
         )
     if any(u.webhook_url for u in config.utilities):
-        from gateway.workorders import WebhookNotifier
+        from gateway.webhooks import WebhookNotifier
 
         gw.notifiers["webhook"] = WebhookNotifier(config, config.work_orders, clock)
     if "outbox" in roles and gw.notifiers:
@@ -230,7 +135,9 @@ def build_gateway(
         from gateway.workorders import WorkOrderReminders
 
         reminders = WorkOrderReminders(engine, config, config.work_orders, tickets, clock)
-        digest = MorningDigest(engine, config, calendar, clock, worker_id(config.gateway.instance_name))
+        digest = MorningDigest(
+            engine, config, calendar, outbox, clock, worker_id(config.gateway.instance_name)
+        )
         gw.sla = SlaSweeper(engine, tickets, reminders, digest)
     if "transcribe" in roles and config.transcription.enabled and config.workers.transcribe_in_process:
         gw.transcription = TranscriptionWorker(

@@ -26,7 +26,7 @@ from storage.db import session_scope
 from storage.models import Ticket, TicketEvent
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 STYLE = (
     "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222}"

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, func, select
 
 from gateway.api.deps import GW, Operator
 from gateway.api.schemas import Validate
-from gateway.app import Gateway
 from gateway.auth import Principal
+from gateway.runtime import Gateway
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
 from storage.models import (

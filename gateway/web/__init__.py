@@ -15,7 +15,7 @@ from storage.db import session_scope
 from storage.models import StaffUser
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 HERE = Path(__file__).parent
 

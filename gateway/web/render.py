@@ -16,7 +16,7 @@ from gateway.web.i18n import CHANNEL_ICONS, pick_lang, status_name, translator
 from gateway.web.session import WebSession
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 
 class LoginRequired(Exception):
