@@ -5,102 +5,75 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.base import Attachment
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
-from gateway.notify import CitizenNotifier
+from gateway.outbox import Outbox
+from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.routing import Router
-from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
-from storage.models import Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
+from gateway.ticket_states import (
+    CLOCK_RUNNING,
+    SYSTEM,
+    TERMINAL,
+    THREADABLE,
+    TRANSITIONS,
+    Actor,
+    Change,
+    MissingDetail,
+    S,
+    Status,
+    TicketError,
+    TicketNotFound,
+    TransitionRefused,
+    redact,
+)
+from storage.models import (
+    AttachmentRow,
+    Citizen,
+    Message,
+    OutboxMessage,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TranscriptRow,
+)
+
+__all__ = [
+    "CLOCK_RUNNING",
+    "SYSTEM",
+    "TERMINAL",
+    "THREADABLE",
+    "TRANSITIONS",
+    "Actor",
+    "Change",
+    "MissingDetail",
+    "Status",
+    "TicketError",
+    "TicketNotFound",
+    "TicketService",
+    "TransitionRefused",
+]
 
 
-class Status(StrEnum):
-    RECEIVED = "received"  # registered on arrival; voicemail drafts; incomplete reports
-    OPEN = "open"  # validated by an operator: the SLA clock runs
-    ASSIGNED = "assigned"  # work order sent to a utility
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    WAITING = "waiting"  # clock paused, with a reason (waiting for the citizen, for weather …)
-    FORWARDED = "forwarded"  # outside the municipality's competence, with where it went
-    DUPLICATE = "duplicate"
-    DISCARDED = "discarded"  # spam, empty voicemail, prank
-
-
-S = Status
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.RECEIVED: frozenset({S.OPEN, S.WAITING, S.FORWARDED, S.DUPLICATE, S.DISCARDED}),
-    S.OPEN: frozenset({S.ASSIGNED, S.WAITING, S.RESOLVED, S.FORWARDED, S.DUPLICATE, S.DISCARDED}),
-    S.ASSIGNED: frozenset({S.IN_PROGRESS, S.RESOLVED, S.WAITING, S.OPEN, S.FORWARDED}),
-    S.IN_PROGRESS: frozenset({S.RESOLVED, S.WAITING, S.ASSIGNED}),
-    S.WAITING: frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.DISCARDED, S.CLOSED}),
-    S.RESOLVED: frozenset({S.CLOSED, S.OPEN}),  # OPEN = the citizen says "not fixed"
-    S.FORWARDED: frozenset({S.CLOSED}),
-    S.CLOSED: frozenset(),
-    S.DUPLICATE: frozenset(),
-    S.DISCARDED: frozenset(),
-}
-CLOCK_RUNNING = frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS})
-TERMINAL = frozenset({S.CLOSED, S.DUPLICATE, S.DISCARDED})
-# Where a reply from the citizen may still thread in (a resolved ticket can be reopened).
-THREADABLE = frozenset(set(Status) - TERMINAL - {S.FORWARDED})
-
-
-def redact(text: str, names: list[str]) -> str:
-    """mask_pii plus the reporter's own name in either script."""
-    for name in names:
-        for form in {name, cyr_to_lat(name), lat_to_cyr(name)}:
-            text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", "[ime skriveno]", text, flags=re.IGNORECASE)
-    return mask_pii(text)
-
-
-class TicketError(Exception):
-    """Base for errors the API maps to HTTP statuses."""
-
-
-class TicketNotFound(TicketError):
-    pass
-
-
-class TransitionRefused(TicketError):
-    """The transition is not in the table (HTTP 409)."""
-
-
-class MissingDetail(TicketError):
-    """The transition is allowed but needs something (a category, a note, …) (HTTP 422)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    name: str
-    role: str  # system | admin | operator | utility | citizen
-    utility: str | None = None
+class Transcript(Protocol):
+    """What a transcriber returns (voicemail.transcribe.Transcript); the core needs only this."""
 
     @property
-    def label(self) -> str:
-        return f"{self.role}:{self.name}"
-
-
-SYSTEM = Actor("gateway", "system")
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What a transition needs besides the target status."""
-
-    note: str | None = None
-    category: str | None = None
-    utility: str | None = None
-    forwarded_to: str | None = None
-    duplicate_of: str | None = None  # reference of the ticket this one duplicates
-    reopen: bool = False
+    def engine(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def has_speech(self) -> bool: ...
+    @property
+    def low_confidence(self) -> bool: ...
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class TicketService:
@@ -109,13 +82,13 @@ class TicketService:
         config: Config,
         calendar: WorkingCalendar,
         router: Router,
-        notifier: CitizenNotifier,
+        outbox: Outbox,
         clock: Callable[[], datetime],
     ) -> None:
         self.config = config
         self.calendar = calendar
         self.router = router
-        self.notifier = notifier
+        self.outbox = outbox
         self.clock = clock
 
     # -- creation ---------------------------------------------------------------------------
@@ -258,7 +231,9 @@ class TicketService:
         session.add(ticket)
         public = to not in (S.DISCARDED,)
         self._event(session, ticket, actor, "status", current, to, change.note, public=public)
-        self.notifier.status_changed(session, ticket, current, to, change)
+        if to == S.ASSIGNED:
+            self.outbox.work_order(session, ticket)  # the utility's mail with its photos, its webhook
+        self.outbox.status_changed(session, ticket, to, note=change.note)
         return ticket
 
     def _check_actor(self, ticket: Ticket, to: Status, actor: Actor) -> None:
@@ -328,9 +303,100 @@ class TicketService:
             self._event(session, ticket, actor, "edit", None, None, "; ".join(notes))
         return ticket
 
+    def set_location(
+        self,
+        session: Session,
+        ticket: Ticket,
+        lat: float | None,
+        lon: float | None,
+        *,
+        location_text: str | None = None,
+    ) -> Ticket:
+        """Where the problem is, from a photo's GPS or the wire (no event: the reporter sent it)."""
+        if lat is not None and lon is not None:
+            ticket.lat, ticket.lon = lat, lon
+        if location_text is not None:
+            ticket.location_text = location_text
+        session.add(ticket)
+        return ticket
+
+    def attach_transcript(
+        self, session: Session, ticket: Ticket, attachment_id: int, transcript: Transcript
+    ) -> TranscriptRow:
+        """A voicemail's transcript: kept as a row, the ticket's text when it has none yet, a category
+        suggestion and an event saying what the transcriber made of it."""
+        assert ticket.id is not None
+        row = TranscriptRow(
+            ticket_id=ticket.id,
+            attachment_id=attachment_id,
+            engine=transcript.engine,
+            text=transcript.text,
+            has_speech=transcript.has_speech,
+            low_confidence=transcript.low_confidence,
+            data=transcript.to_json(),
+            created_at=self.clock(),
+        )
+        session.add(row)
+        if transcript.text and not ticket.description.strip():
+            ticket.description = transcript.text
+            self.refresh_work_order_text(session, ticket)
+        self.suggest_category(session, ticket, transcript.text)
+        verdict = (
+            "no speech"
+            if not transcript.has_speech
+            else ("low confidence" if transcript.low_confidence else "transcribed")
+        )
+        self.note(session, ticket, SYSTEM, f"voicemail {verdict} ({transcript.engine})", kind="transcript")
+        session.flush()
+        return row
+
+    def add_after_photo(
+        self, session: Session, ticket: Ticket, *, filename: str, content_type: str, size: int, sha256: str
+    ) -> None:
+        """A photo after the intervention, uploaded by the utility on its work-order page."""
+        session.add(
+            AttachmentRow(
+                ticket_id=ticket.id,
+                filename=filename[:200],
+                content_type=content_type,
+                size=size,
+                sha256=sha256,
+                kind="photo",
+                phase="after",
+                created_at=self.clock(),
+            )
+        )
+
+    def add_after_photos(
+        self,
+        session: Session,
+        ticket: Ticket | None,
+        message: Message,
+        stored: Sequence[tuple[Attachment, str]],
+    ) -> None:
+        """The files of a utility's mail: after-photos of its work order (kept unlinked without one)."""
+        for att, sha in stored:
+            is_photo = att.content_type.lower() in PHOTO_TYPES
+            gps = gps_from_photo(att.data) if is_photo else None
+            session.add(
+                AttachmentRow(
+                    ticket_id=ticket.id if ticket else None,
+                    message_id=message.id,
+                    filename=att.filename,
+                    content_type=att.content_type,
+                    size=len(att.data),
+                    sha256=sha,
+                    kind="photo" if is_photo else "file",
+                    phase="after",
+                    lat=gps[0] if gps else None,
+                    lon=gps[1] if gps else None,
+                    created_at=self.clock(),
+                )
+            )
+
     def reply(self, session: Session, ticket: Ticket, actor: Actor, text: str) -> OutboxMessage:
         """A staff member's answer to the reporter, on the channel the reporter used."""
-        row = self.notifier.queue_for_citizen(session, ticket, "reply", automatic=False, text=text)
+        row = self.outbox.queue_for_citizen(session, ticket, "reply", automatic=False, text=text)
         if row is None:
             raise MissingDetail("the reporter cannot be reached (no number/address, STOP or bounces)")
         self._event(session, ticket, actor, "reply", None, None, text)
@@ -398,7 +464,7 @@ class TicketService:
                 Actor("reporter", "citizen"),
                 Change(note="the citizen reports it is not fixed", reopen=True),
             )
-            self.notifier.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
+            self.outbox.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
 
     # -- SLA -----------------------------------------------------------------------------------
     def sweep_overdue(self, session: Session) -> list[Ticket]:
@@ -427,7 +493,7 @@ class TicketService:
             )
             if ticket.status == S.OPEN or not self.config.work_orders.enabled:
                 # Work orders (assigned / in progress) get WorkOrderReminders' chain instead.
-                self.notifier.escalate(session, ticket, "deadline passed")
+                self.outbox.escalate(session, ticket, "deadline passed")
         return list(due)
 
     # -- events ---------------------------------------------------------------------------------

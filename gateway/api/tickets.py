@@ -30,7 +30,7 @@ from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket
 from gateway.queries import _ext as file_suffix
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
-from storage.models import AttachmentRow, CallLog, Ticket
+from storage.models import AttachmentRow, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -94,9 +94,6 @@ async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, 
 
 
 def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principal) -> None:
-    from gateway.inbox import normalise_phone
-    from storage.models import CitizenIdentity
-
     with session_scope(gw.engine, write=True) as s:
         ticket = s.get(Ticket, ticket_id)
         assert ticket is not None
@@ -110,12 +107,7 @@ def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principa
             lon=body.lon,
         )
         if body.phone and body.email and ticket.citizen_id is not None:
-            phone = normalise_phone(body.phone, gw.config.gateway.default_region)
-            exists = s.exec(
-                select(CitizenIdentity).where(CitizenIdentity.kind == "phone", CitizenIdentity.value == phone)
-            ).first()
-            if phone and exists is None:
-                s.add(CitizenIdentity(citizen_id=ticket.citizen_id, kind="phone", value=phone))
+            gw.inbox.citizens.add_phone(s, ticket.citizen_id, body.phone)
 
 
 def _load(s: Session, reference: str) -> Ticket:
@@ -252,13 +244,9 @@ def call_log(
 def call_called_back(call_id: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
     """An operator returned a missed call: it leaves the call-back list, with who and a note."""
     with session_scope(gw.engine, write=True) as s:
-        call = s.exec(select(CallLog).where(CallLog.call_id == call_id)).first()
+        call = gw.inbox.reports.mark_called_back(s, call_id, who.name, body.note)
         if call is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
-        call.needs_callback = False
-        call.callback_done_at = gw.clock()
-        call.callback_note = f"{who.name}: {body.note or ''}".strip(": ")
-        s.add(call)
         return {"call_id": call_id, "needs_callback": call.needs_callback}
 
 

@@ -16,7 +16,7 @@ from gateway.tickets import TRANSITIONS, Change, Status, TicketError, TicketNotF
 from gateway.web.render import R, WebOperator, WebStaff
 from gateway.web.session import csrf_guard
 from storage.db import session_scope
-from storage.models import AttachmentRow, Ticket
+from storage.models import Ticket
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -66,7 +66,7 @@ def render_ticket(
         if detail is not None and who.sees_pii:
             ticket = s.get(Ticket, detail["id"])
             assert ticket is not None
-            route = gw.tickets.notifier.reply_route(s, ticket)
+            route = gw.tickets.outbox.reply_route(s, ticket)
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
     allowed = sorted(TRANSITIONS[Status(detail["status"])])
@@ -237,17 +237,8 @@ async def progress(
     def work(s: Session, t: Ticket) -> None:
         gw.tickets.transition(s, t, Status(to), who.actor(), Change(note=_opt(note)))
         if sha is not None:
-            s.add(
-                AttachmentRow(
-                    ticket_id=t.id,
-                    filename=filename[:200],
-                    content_type=content_type,
-                    size=len(data),
-                    sha256=sha,
-                    kind="photo",
-                    phase="after",
-                    created_at=gw.clock(),
-                )
+            gw.tickets.add_after_photo(
+                s, t, filename=filename, content_type=content_type, size=len(data), sha256=sha
             )
 
     from starlette.concurrency import run_in_threadpool
