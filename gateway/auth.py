@@ -107,3 +107,15 @@ def check_password(
     user.failed_logins, user.locked_until = 0, None
     session.add(user)
     return Principal(user.username, user.role, user.utility)
+
+
+def staff_user(session: Session, username: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+
+
+def end_sessions(session: Session, username: str, now: datetime) -> None:
+    """Every cookie of this user issued until now is void: a copied cookie dies with the logout."""
+    user = staff_user(session, username)
+    if user is not None:
+        user.sessions_valid_from = now
+        session.add(user)

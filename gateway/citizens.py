@@ -10,7 +10,7 @@ import phonenumbers
 from sqlmodel import Session, select
 
 from channels.base import ChannelKind
-from storage.models import Citizen, CitizenIdentity
+from storage.models import Citizen, CitizenIdentity, PiiAccess
 
 
 def normalise_phone(raw: str, region: str) -> str | None:
@@ -121,3 +121,10 @@ class Citizens:
         return s.exec(
             select(CitizenIdentity).where(CitizenIdentity.kind == kind, CitizenIdentity.value == recipient)
         ).first()
+
+
+def record_pii_access(
+    s: Session, actor: str, ticket_id: int | None, citizen_id: int | None, what: str
+) -> None:
+    """Every view of a citizen's PII by staff is audit-logged, in the viewing transaction."""
+    s.add(PiiAccess(actor=actor, ticket_id=ticket_id, citizen_id=citizen_id, what=what))

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from gateway.auth import Principal
+from gateway.citizens import record_pii_access
 from gateway.notify import STATUS_LABEL
 from gateway.text import mask_pii
 from storage.db import session_scope
@@ -22,7 +23,6 @@ from storage.models import (
     CitizenIdentity,
     Message,
     OutboxMessage,
-    PiiAccess,
     Ticket,
     TicketEvent,
     TranscriptRow,
@@ -206,14 +206,8 @@ def ticket_detail(session: Session, principal: Principal, reference: str) -> dic
             ).all()
         ]
         data["reporter"] = reporter(session, data.get("citizen_id"))
-        session.add(
-            PiiAccess(
-                actor=f"{principal.role}:{principal.name}",
-                ticket_id=ticket_id,
-                citizen_id=data.get("citizen_id"),
-                what="ticket detail",
-            )
-        )
+        actor = f"{principal.role}:{principal.name}"
+        record_pii_access(session, actor, ticket_id, data.get("citizen_id"), "ticket detail")
     return data
 
 
@@ -262,3 +256,7 @@ def status_by_digits(engine: sa.Engine, digits: str) -> str | None:
             query = query.where(col(Ticket.reference).contains(f"-{year}-"))
         ticket = s.exec(query.order_by(col(Ticket.id).desc())).first()
     return ticket.status if ticket and ticket.status in STATUS_LABEL else None
+
+
+def attachment_row(session: Session, attachment_id: int) -> AttachmentRow | None:
+    return session.get(AttachmentRow, attachment_id)

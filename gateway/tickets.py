@@ -55,6 +55,7 @@ __all__ = [
     "Change",
     "MissingDetail",
     "Status",
+    "Ticket",
     "TicketError",
     "TicketNotFound",
     "TicketService",
@@ -90,6 +91,20 @@ class TicketService:
         self.router = router
         self.outbox = outbox
         self.clock = clock
+
+    # -- lookups for the routes (rows are changed only through the methods below) ---------------
+    def load(self, session: Session, reference: str) -> Ticket:
+        """The ticket with this reference, locked for a change in this transaction."""
+        ticket = session.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
+        if ticket is None:
+            raise TicketNotFound(reference)
+        return ticket
+
+    def get(self, session: Session, ticket_id: int) -> Ticket:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise TicketNotFound(str(ticket_id))
+        return ticket
 
     # -- creation ---------------------------------------------------------------------------
     def _next_reference(self, session: Session, now: datetime) -> str:

@@ -16,7 +16,6 @@ from gateway.auth import Principal, principal_for_token
 from gateway.inbox import ANONYMOUS_REPORT
 from gateway.photos import PHOTO_TYPES, gps_from_photo, strip_metadata
 from storage.db import session_scope
-from storage.models import Ticket
 
 if TYPE_CHECKING:
     from gateway.runtime import Gateway
@@ -143,8 +142,7 @@ def _complete(
 ) -> str:
     """Category and location from the form, and the reporter's phone beside their e-mail address."""
     with session_scope(gw.engine, write=True) as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
+        ticket = gw.tickets.get(s, ticket_id)
         gw.tickets.update_details(
             s, ticket, who.actor(), category=code, location_text=address, lat=lat, lon=lon
         )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from channels.base import ChannelKind, InboundContact
 from gateway.api.deps import DB, GW, Operator, Staff
@@ -26,11 +26,10 @@ from gateway.api.schemas import (
 )
 from gateway.auth import Principal
 from gateway.photos import strip_metadata
-from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket_detail
+from gateway.queries import COUNT_CAP, TicketFilter, attachment_row, calls, list_tickets, ticket_detail
 from gateway.queries import _ext as file_suffix
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
-from storage.models import AttachmentRow, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -95,8 +94,7 @@ async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, 
 
 def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principal) -> None:
     with session_scope(gw.engine, write=True) as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
+        ticket = gw.tickets.get(s, ticket_id)
         gw.tickets.update_details(
             s,
             ticket,
@@ -110,24 +108,17 @@ def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principa
             gw.inbox.citizens.add_phone(s, ticket.citizen_id, body.phone)
 
 
-def _load(s: Session, reference: str) -> Ticket:
-    ticket = s.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
-    if ticket is None:
-        raise TicketNotFound(reference)
-    return ticket
-
-
 @router.post("/tickets/{reference}/validate")
 def ticket_validate(reference: str, body: Validate, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        gw.tickets.validate(s, _load(s, reference), who.actor(), **body.model_dump())
+        gw.tickets.validate(s, gw.tickets.load(s, reference), who.actor(), **body.model_dump())
     return ticket_get(reference, who, gw)
 
 
 @router.post("/tickets/{reference}/assign")
 def ticket_assign(reference: str, body: Assign, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.transition(
             s, ticket, Status.ASSIGNED, who.actor(), Change(note=body.note, utility=body.utility)
         )
@@ -137,7 +128,7 @@ def ticket_assign(reference: str, body: Assign, who: Operator, gw: GW) -> dict[s
 @router.post("/tickets/{reference}/transition")
 def ticket_transition(reference: str, body: Transition, who: Staff, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         if not who.sees_pii and ticket.utility != who.utility:
             raise TicketNotFound(reference)
         gw.tickets.transition(
@@ -159,7 +150,7 @@ def ticket_transition(reference: str, body: Transition, who: Staff, gw: GW) -> d
 @router.post("/tickets/{reference}/reply", status_code=status.HTTP_202_ACCEPTED)
 def ticket_reply(reference: str, body: Reply, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         row = gw.tickets.reply(s, ticket, who.actor(), body.text)
         s.flush()
         return {"outbox_id": row.id, "channel": row.channel, "state": row.state}
@@ -168,7 +159,7 @@ def ticket_reply(reference: str, body: Reply, who: Operator, gw: GW) -> dict[str
 @router.post("/tickets/{reference}/merge")
 def ticket_merge(reference: str, body: Merge, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.transition(
             s, ticket, Status.DUPLICATE, who.actor(), Change(note=body.note, duplicate_of=body.into)
         )
@@ -178,7 +169,7 @@ def ticket_merge(reference: str, body: Merge, who: Operator, gw: GW) -> dict[str
 @router.post("/tickets/{reference}/notes", status_code=status.HTTP_201_CREATED)
 def ticket_note(reference: str, body: Note, who: Operator, gw: GW) -> dict[str, str]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.note(s, ticket, who.actor(), body.text, public=body.public)
     return {"status": "noted"}
 
@@ -186,7 +177,7 @@ def ticket_note(reference: str, body: Note, who: Operator, gw: GW) -> dict[str, 
 @router.post("/tickets/{reference}/callback")
 def ticket_callback(reference: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.mark_callback(s, ticket, who.actor(), body.needed)
     return {"reference": reference, "needs_callback": body.needed}
 
@@ -194,7 +185,7 @@ def ticket_callback(reference: str, body: Callback, who: Operator, gw: GW) -> di
 @router.get("/tickets/{reference}/attachments/{attachment_id}")
 def attachment_get(reference: str, attachment_id: int, who: Staff, gw: GW, db: DB) -> Response:
     detail_ok = ticket_detail_exists(db, who, reference)
-    att = db.get(AttachmentRow, attachment_id)
+    att = attachment_row(db, attachment_id)
     if not detail_ok or att is None or att.ticket_id != detail_ok:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
     data = gw.blobs.get(att.sha256)

@@ -7,16 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from gateway.api.deps import GW
 from gateway.auth import Principal
 from gateway.queries import TicketFilter, list_tickets, ticket_detail
-from gateway.tickets import TRANSITIONS, Change, Status, TicketError, TicketNotFound
+from gateway.tickets import TRANSITIONS, Change, Status, Ticket, TicketError, TicketNotFound
 from gateway.web.render import R, WebOperator, WebStaff
 from gateway.web.session import csrf_guard
 from storage.db import session_scope
-from storage.models import Ticket
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -50,13 +49,6 @@ def _timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _load(s: Session, reference: str) -> Ticket:
-    ticket = s.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
-    if ticket is None:
-        raise TicketNotFound(reference)
-    return ticket
-
-
 def render_ticket(
     request: Request, r: R, gw: Any, who: Principal, reference: str, error: str | None = None
 ) -> HTMLResponse:
@@ -64,8 +56,7 @@ def render_ticket(
         detail = ticket_detail(s, who, reference)
         route = None
         if detail is not None and who.sees_pii:
-            ticket = s.get(Ticket, detail["id"])
-            assert ticket is not None
+            ticket = gw.tickets.get(s, detail["id"])
             route = gw.tickets.outbox.reply_route(s, ticket)
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
@@ -95,7 +86,7 @@ def _act(request: Request, r: R, gw: Any, who: Principal, reference: str, work: 
     """Run one change in a write transaction; on success back to the ticket (POST→redirect→GET)."""
     try:
         with session_scope(gw.engine, write=True) as s:
-            ticket = _load(s, reference)
+            ticket = gw.tickets.load(s, reference)
             if not who.sees_pii and ticket.utility != who.utility:
                 raise TicketNotFound(reference)
             work(s, ticket)
