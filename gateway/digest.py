@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.privacy import mask_phone
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.lease import try_acquire
 from gateway.outbox import Outbox
-from gateway.text import mask_phone
 from storage.db import session_scope
 from storage.models import CallLog, OutboxMessage, Ticket, TranscriptRow
 

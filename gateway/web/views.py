@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from channels.privacy import mask_phone
 from gateway.queries import calls
-from gateway.text import mask_phone
 from gateway.tickets import CLOCK_RUNNING, Status
 from storage.models import OutboxMessage, Ticket
 

@@ -282,6 +282,21 @@ def test_sms_delivery_report_matches_by_reference_and_recipient(gateway: Any) ->
         assert s.get(OutboxMessage, ack.id).delivery == "delivered"
 
 
+def test_sms_delivery_report_with_the_number_as_on_the_wire_matches_its_message(gateway: Any) -> None:
+    from channels.base import ChannelKind, DeliveryReport, DeliveryState
+    from storage.queue import settle_outbox
+
+    gateway.config.sms.enabled = True
+    gateway.inbox.ingest_sync(sms(gateway, "064 1234567", "rupa"))
+    ack = _outbox(gateway)[0]
+    settle_outbox(gateway.engine, ack.id, gateway.clock(), sent=True, provider_ref="21")
+    gateway.inbox.record_delivery_sync(
+        DeliveryReport(ChannelKind.SMS, "0641234567", DeliveryState.FAILED, gateway.clock(), "21")
+    )
+    with session_scope(gateway.engine) as s:
+        assert s.get(OutboxMessage, ack.id).delivery == "failed"
+
+
 def test_missed_call_is_logged_for_call_back(gateway: Any) -> None:
     from channels.base import CallOutcome, CallRecord
     from storage.models import CallLog
