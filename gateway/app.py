@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from channels.base import ChannelKind
 from channels.clock import utc_now
+from channels.medium import CoreLinks, Decoder, MediumParts
 from gateway.calendar import WorkingCalendar
 from gateway.citizens import Citizens
 from gateway.config import Config
@@ -27,8 +28,11 @@ from gateway.spool import SpoolProcessor
 from gateway.tickets import TicketService
 from gateway.utility_replies import UtilityReplies
 from gateway.workers import OutboxSender, SlaSweeper, TranscriptionWorker, worker_id
+from mail.setup import setup as mail_setup
+from sms.setup import setup as sms_setup
 from storage.blobs import BlobStore
 from storage.db import make_engine
+from voicemail.setup import setup as voicemail_setup
 
 if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
     from fastapi import FastAPI
@@ -64,60 +68,21 @@ def build_gateway(
     inbox = GatewayInbox(config, engine, blobs, tickets, citizens, signer, clock, utility_replies)
     gw = Gateway(config, engine, blobs, calendar, router, signer, tickets, inbox, clock, roles)
 
-    if config.mail.enabled:
-        from mail.notifier import MailNotifier
-
-        gw.notifiers["email"] = MailNotifier(config.mail)
-        if "mail" in roles:
-            from mail.channel import MailChannel
-            from mail.intake import decode_spooled
-
-            gw.channels.append(MailChannel(config.mail, clock=clock))
-            # Whoever takes mail parses it too; other `--only mail` processes share the spool.
-            gw.spool = SpoolProcessor(
-                engine,
-                inbox,
-                {ChannelKind.EMAIL: decode_spooled},
-                clock,
-                worker_id(config.gateway.instance_name),
-            )
-    if config.sms.enabled and ("sms" in roles):
-        # The modem has exactly one owner: the process that runs the sms role also sends SMS.
-        from sms.channel import SmsChannel
-        from sms.modem import Modem
-        from sms.notifier import SmsNotifier
-
-        sms_settings = config.sms.model_copy(update={"device": str(_absolute(config.sms.device))})
-        modem = Modem(sms_settings, clock=clock)
-        # One modem, one owner: the lease makes a second `--only sms` process stand by.
-        gw.channels.append(
-            LeasedChannel(
-                SmsChannel(sms_settings, modem, clock=clock),
-                engine,
-                worker_id(config.gateway.instance_name),
-                clock,
-            )
-        )
-        gw.notifiers["sms"] = SmsNotifier(sms_settings, modem, clock=clock)
-    if config.sip.enabled and "sip" in roles:
-        from voicemail.channel import VoicemailChannel
-        from voicemail.settings import HoursKind
-
-        sip_settings = config.sip.model_copy(update={"state_dir": _absolute(config.sip.state_dir)})
-        gw.channels.append(
-            LeasedChannel(
-                VoicemailChannel(
-                    sip_settings,
-                    hours=lambda at: HoursKind(calendar.hours_kind(at).value),
-                    status_lookup=gw.status_lookup,
-                    has_speech=_speech_gate(config),
-                    clock=clock,
-                ),
-                engine,
-                worker_id(config.gateway.instance_name),
-                clock,
-            )
-        )
+    owner = worker_id(config.gateway.instance_name)
+    core = CoreLinks(clock, lambda at: calendar.hours_kind(at).value, gw.status_lookup)
+    decoders: dict[ChannelKind, Decoder] = {}
+    for role, settings, setup, extra in _media(config):
+        if not settings.enabled:
+            continue
+        parts = setup(settings, run_channel=role in roles, core=core, **extra)
+        # One device or line, one owner: the lease makes a second process with the role stand by.
+        gw.channels += [
+            LeasedChannel(c, engine, owner, clock) if parts.exclusive else c for c in parts.channels
+        ]
+        gw.notifiers.update(parts.notifiers)
+        decoders.update(parts.decoders)
+    if decoders:
+        gw.spool = SpoolProcessor(engine, inbox, decoders, clock, owner)
     if any(u.webhook_url for u in config.utilities):
         from gateway.webhooks import WebhookNotifier
 
@@ -129,15 +94,13 @@ def build_gateway(
             gw.notifiers,
             clock,
             max_attempts=config.workers.outbox_max_attempts,
-            worker=worker_id(config.gateway.instance_name),
+            worker=owner,
         )
     if "sla" in roles:
         from gateway.workorders import WorkOrderReminders
 
         reminders = WorkOrderReminders(engine, config, config.work_orders, tickets, clock)
-        digest = MorningDigest(
-            engine, config, calendar, outbox, clock, worker_id(config.gateway.instance_name)
-        )
+        digest = MorningDigest(engine, config, calendar, outbox, clock, owner)
         gw.sla = SlaSweeper(engine, tickets, reminders, digest)
     if "transcribe" in roles and config.transcription.enabled and config.workers.transcribe_in_process:
         gw.transcription = TranscriptionWorker(
@@ -146,17 +109,20 @@ def build_gateway(
             tickets,
             lambda: _load_transcriber(config),
             clock,
-            worker_id(config.gateway.instance_name),
+            owner,
         )
     return gw
 
 
-def _speech_gate(config: Config) -> Callable[[bytes, int], bool] | None:
-    if not config.transcription.vad:
-        return None
-    from voicemail.vad import has_speech
-
-    return has_speech
+def _media(config: Config) -> list[tuple[str, Any, Callable[..., MediumParts], dict[str, Any]]]:
+    """Each medium: the role that runs its channel, its config section, its setup and what else it needs."""
+    sms = config.sms.model_copy(update={"device": str(_absolute(config.sms.device))})
+    sip = config.sip.model_copy(update={"state_dir": _absolute(config.sip.state_dir)})
+    return [
+        ("mail", config.mail, mail_setup, {}),
+        ("sms", sms, sms_setup, {}),
+        ("sip", sip, voicemail_setup, {"vad": config.transcription.vad}),
+    ]
 
 
 def _load_transcriber(config: Config) -> Any:

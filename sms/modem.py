@@ -1,7 +1,7 @@
 """The one owner of the GSM modem: one gammu StateMachine on one dedicated thread, async API.
 
 A watchdog Abort()s calls stuck past `call_timeout_s`; a dropped link disposes the state
-machine and reconnects with exponential backoff (the recipe's ModemLink pattern).
+machine and reconnects with exponential backoff (a gammu StateMachine is not reusable after a link error).
 """
 
 from __future__ import annotations
