@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
 
@@ -90,3 +91,17 @@ class Change:
     forwarded_to: str | None = None
     duplicate_of: str | None = None  # reference of the ticket this one duplicates
     reopen: bool = False
+
+
+class Transcript(Protocol):
+    """What a transcriber returns (voicemail.transcribe.Transcript); the core needs only this."""
+
+    @property
+    def engine(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def has_speech(self) -> bool: ...
+    @property
+    def low_confidence(self) -> bool: ...
+    def to_json(self) -> dict[str, Any]: ...

@@ -7,7 +7,6 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -31,6 +30,7 @@ from gateway.ticket_states import (
     Status,
     TicketError,
     TicketNotFound,
+    Transcript,
     TransitionRefused,
     redact,
 )
@@ -45,36 +45,13 @@ from storage.models import (
     TranscriptRow,
 )
 
+# The vocabulary of gateway/ticket_states.py is imported from here, with the service.
+# fmt: off
 __all__ = [
-    "CLOCK_RUNNING",
-    "SYSTEM",
-    "TERMINAL",
-    "THREADABLE",
-    "TRANSITIONS",
-    "Actor",
-    "Change",
-    "MissingDetail",
-    "Status",
-    "Ticket",
-    "TicketError",
-    "TicketNotFound",
-    "TicketService",
-    "TransitionRefused",
+    "CLOCK_RUNNING", "SYSTEM", "TERMINAL", "THREADABLE", "TRANSITIONS", "Actor", "Change", "MissingDetail",
+    "Status", "Ticket", "TicketError", "TicketNotFound", "TicketService", "TransitionRefused",
 ]
-
-
-class Transcript(Protocol):
-    """What a transcriber returns (voicemail.transcribe.Transcript); the core needs only this."""
-
-    @property
-    def engine(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def has_speech(self) -> bool: ...
-    @property
-    def low_confidence(self) -> bool: ...
-    def to_json(self) -> dict[str, Any]: ...
+# fmt: on
 
 
 class TicketService:
@@ -225,16 +202,8 @@ class TicketService:
         elif to == S.DUPLICATE:
             original = self._find_original(session, ticket, change.duplicate_of)
             ticket.duplicate_of_id = original.id
-            self._event(
-                session,
-                original,
-                actor,
-                "merge",
-                None,
-                None,
-                f"{ticket.reference} merged as a duplicate",
-                public=False,
-            )
+            merged = f"{ticket.reference} merged as a duplicate"
+            self._event(session, original, actor, "merge", None, None, merged, public=False)
         elif to == S.DISCARDED:
             if not change.note:
                 raise MissingDetail("discarding needs a reason")
@@ -457,15 +426,8 @@ class TicketService:
     def mark_callback(self, session: Session, ticket: Ticket, actor: Actor, needed: bool) -> None:
         ticket.needs_callback = needed
         session.add(ticket)
-        self._event(
-            session,
-            ticket,
-            actor,
-            "callback",
-            None,
-            None,
-            "call back requested" if needed else "called back",
-        )
+        note = "call back requested" if needed else "called back"
+        self._event(session, ticket, actor, "callback", None, None, note)
 
     def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool) -> None:
         """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it."""
@@ -497,15 +459,8 @@ class TicketService:
             ticket.overdue = True
             ticket.escalation_level += 1
             session.add(ticket)
-            self._event(
-                session,
-                ticket,
-                SYSTEM,
-                "escalation",
-                None,
-                None,
-                f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed",
-            )
+            passed = f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed"
+            self._event(session, ticket, SYSTEM, "escalation", None, None, passed)
             if ticket.status == S.OPEN or not self.config.work_orders.enabled:
                 # Work orders (assigned / in progress) get WorkOrderReminders' chain instead.
                 self.outbox.escalate(session, ticket, "deadline passed")
