@@ -115,13 +115,6 @@ class Citizens:
             identity.undeliverable_reason = reason
             s.add(identity)
 
-    def blocked(self, s: Session, channel: str, recipient: str) -> CitizenIdentity | None:
-        """The identity an outbound message goes to, if it is a known citizen's (its flags decide)."""
-        kind = {"sms": "phone", "email": "email"}.get(channel)
-        return s.exec(
-            select(CitizenIdentity).where(CitizenIdentity.kind == kind, CitizenIdentity.value == recipient)
-        ).first()
-
 
 def record_pii_access(
     s: Session, actor: str, ticket_id: int | None, citizen_id: int | None, what: str
