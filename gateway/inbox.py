@@ -30,7 +30,7 @@ from gateway.groupcommit import GroupCommitter
 from gateway.keywords import Keyword, find_reference, parse_keyword
 from gateway.notify import STATUS_LABEL, sms_body
 from gateway.photos import PHOTO_TYPES, gps_from_photo
-from gateway.reports import WireReports
+from gateway.wire_reports import WireReports
 from gateway.signing import REFERENCE, Signer
 from gateway.tickets import THREADABLE, Actor, TicketService
 from gateway.utility_replies import UtilityReplies
