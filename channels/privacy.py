@@ -1,5 +1,5 @@
 """The one way to show a phone number or e-mail address in logs and lists: enough to tell contacts
-apart, not enough to identify a citizen (the design's PII boundary)."""
+apart, not enough to identify a citizen (the PII boundary of docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -211,5 +211,5 @@ def locate_from_text(
     # A street alone from a near miss is too often a misheard word ("radniča" is not Radnička):
     # without a house number only a (nearly) exact street name sets the location.
     if found is not None and (found.number is not None or found.score >= STREET_ALONE_SIMILARITY):
-        tickets.set_location(session, ticket, found.text, found.lat, found.lon, source=source)
+        tickets.set_location_from_text(session, ticket, found.text, found.lat, found.lon, source=source)
     return found

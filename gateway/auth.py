@@ -113,7 +113,11 @@ def check_password(
 
 
 # -- administration of staff accounts (the admin pages) ---------------------------------------
-def staff_user(session: Session, username: str) -> StaffUser:
+def staff_user(session: Session, username: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+
+
+def _staff_user_to_change(session: Session, username: str) -> StaffUser:
     user = session.exec(select(StaffUser).where(StaffUser.username == username).with_for_update()).first()
     if user is None:
         raise AuthError(f"no user {username!r}")
@@ -122,7 +126,7 @@ def staff_user(session: Session, username: str) -> StaffUser:
 
 def set_disabled(session: Session, username: str, disabled: bool, now: datetime) -> None:
     """Disabling also ends every open session of the user at once."""
-    user = staff_user(session, username)
+    user = _staff_user_to_change(session, username)
     user.disabled_at = now if disabled else None
     if disabled:
         user.sessions_valid_from = now
@@ -132,14 +136,14 @@ def set_disabled(session: Session, username: str, disabled: bool, now: datetime)
 def reset_password(session: Session, username: str, password: str, now: datetime) -> None:
     if len(password) < 10:
         raise AuthError("password must have at least 10 characters")
-    user = staff_user(session, username)
+    user = _staff_user_to_change(session, username)
     user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until, user.sessions_valid_from = 0, None, now
     session.add(user)
 
 
 def unlock(session: Session, username: str) -> None:
-    user = staff_user(session, username)
+    user = _staff_user_to_change(session, username)
     user.failed_logins, user.locked_until = 0, None
     session.add(user)
 
@@ -150,6 +154,14 @@ def set_role(session: Session, username: str, role: str, utility: str | None) ->
         raise AuthError(f"unknown role {role!r}; one of {', '.join(STAFF_ROLES)}")
     if role == "utility" and not utility:
         raise AuthError("a utility user needs --utility")
-    user = staff_user(session, username)
+    user = _staff_user_to_change(session, username)
     user.role, user.utility = role, (utility if role == "utility" else None)
     session.add(user)
+
+
+def end_sessions(session: Session, username: str, now: datetime) -> None:
+    """Every cookie of this user issued until now is void: a copied cookie dies with the logout."""
+    user = staff_user(session, username)
+    if user is not None:
+        user.sessions_valid_from = now
+        session.add(user)

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.privacy import mask_phone
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.lease import try_acquire
-from gateway.text import mask_phone
+from gateway.outbox import Outbox
 from storage.db import session_scope
 from storage.models import CallLog, OutboxMessage, Ticket, TranscriptRow
 
@@ -23,12 +24,14 @@ class MorningDigest:
         engine: sa.Engine,
         config: Config,
         calendar: WorkingCalendar,
+        outbox: Outbox,
         clock: Callable[[], datetime],
         owner: str,
     ) -> None:
         self.engine = engine
         self.config = config
         self.calendar = calendar
+        self.outbox = outbox
         self.clock = clock
         self.owner = owner
 
@@ -48,10 +51,7 @@ class MorningDigest:
             if self._already_sent(s, today.isoformat()):
                 return 0
             subject, body = self.compose(s, night[0], night[1])
-            for address in self.config.digest.recipients:
-                s.add(OutboxMessage(kind="digest", channel="email", recipient=address, subject=subject,
-                                    body=body, automatic=True, created_at=now, next_attempt_at=now,
-                                    meta={"day": today.isoformat()}))  # fmt: skip
+            self.outbox.digest(s, self.config.digest.recipients, subject, body, today.isoformat())
         return 1
 
     def _already_sent(self, s: Session, day: str) -> bool:

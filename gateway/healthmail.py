@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from gateway.config import Config
 from gateway.lease import try_acquire
-from gateway.notify import admin_health_mail
+from gateway.outbox import admin_health_mail
 from storage.db import session_scope
 from storage.models import InboundSpool, Job, OutboxMessage, Ticket
 

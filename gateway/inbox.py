@@ -10,61 +10,41 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from channels.base import (
     Attachment,
-    CallOutcome,
     CallRecord,
     ChannelKind,
     DeliveryReport,
-    DeliveryState,
     InboundContact,
     IngestResult,
     RawInbound,
 )
+from channels.privacy import mask_address
+from channels.script import script_of
 from gateway.address import locate_from_text
+from gateway.citizens import Citizens
 from gateway.config import Config
 from gateway.groupcommit import GroupCommitter
 from gateway.keywords import Keyword, find_reference, parse_keyword
 from gateway.notify import STATUS_LABEL, sms_body
 from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.signing import REFERENCE, Signer
-from gateway.text import mask_email, mask_phone, script_of
 from gateway.tickets import THREADABLE, Actor, TicketService
+from gateway.utility_replies import UtilityReplies
+from gateway.wire_reports import WireReports
 from storage.blobs import INLINE_RAW_MAX, BlobStore, inline_raw
 from storage.db import session_scope
-from storage.models import (
-    AttachmentRow,
-    CallLog,
-    Citizen,
-    CitizenIdentity,
-    InboundSpool,
-    Message,
-    OutboxMessage,
-    Ticket,
-)
+from storage.models import AttachmentRow, Citizen, CitizenIdentity, InboundSpool, Message, Ticket
 from storage.queue import enqueue_job
 
 log = logging.getLogger(__name__)
 
 NO_TICKET_AUTO = frozenset({"bounce", "mdn"})
-
-
-def normalise_phone(raw: str, region: str) -> str | None:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def mask_sender(sender: str) -> str:
-    return mask_email(sender) if "@" in sender else mask_phone(sender)
+# Meta key of a contact registered even without a sender to answer (an anonymous Open311 report).
+ANONYMOUS_REPORT = "anonymous_report"
 
 
 class GatewayInbox:
@@ -76,16 +56,21 @@ class GatewayInbox:
         engine: sa.Engine,
         blobs: BlobStore,
         tickets: TicketService,
+        citizens: Citizens,
         signer: Signer,
         clock: Callable[[], datetime],
+        utility_replies: UtilityReplies | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
         self.blobs = blobs
         self.tickets = tickets
-        self.notifier = tickets.notifier
+        self.outbox = tickets.outbox
+        self.citizens = citizens
         self.signer = signer
         self.clock = clock
+        self.utility_replies = utility_replies
+        self.reports = WireReports(config, engine, citizens, clock)
         self._ingests: GroupCommitter[InboundContact, IngestResult] = GroupCommitter(self.ingest_many_sync)
         self._spools: GroupCommitter[RawInbound, str] = GroupCommitter(self.spool_many_sync)
         # Set after every spool commit: the spool worker of this process wakes at once.
@@ -107,8 +92,14 @@ class GatewayInbox:
     async def record_delivery(self, report: DeliveryReport) -> None:
         await asyncio.to_thread(self.record_delivery_sync, report)
 
+    def record_delivery_sync(self, report: DeliveryReport) -> None:
+        self.reports.record_delivery_sync(report)
+
     async def record_call(self, call: CallRecord) -> None:
-        await asyncio.to_thread(self.record_call_sync, call)
+        await asyncio.to_thread(self.reports.record_call_sync, call)
+
+    def record_call_sync(self, call: CallRecord) -> None:
+        self.reports.record_call_sync(call)
 
     # -- spool -------------------------------------------------------------------------------
     def spool_many_sync(self, items: list[RawInbound]) -> list[str | Exception]:
@@ -160,7 +151,7 @@ class GatewayInbox:
                     "ingested %s %s from %s: ticket %s%s",
                     contact.channel,
                     contact.external_id[:24],
-                    mask_sender(contact.sender),
+                    mask_address(contact.sender),
                     outcome.reference,
                     " (duplicate)" if outcome.duplicate else "",
                 )
@@ -259,16 +250,16 @@ class GatewayInbox:
                 message_id=existing.id,
                 quarantined=existing.quarantine_reason is not None,
             )
-        if contact.channel == ChannelKind.EMAIL:  # a utility's reply updates its work order instead
-            from gateway.workorders import ingest_utility_reply
-
-            if (handled := ingest_utility_reply(self, s, contact, raw_sha, stored)) is not None:
-                return handled
+        # A utility's reply updates its work order instead of opening a citizen ticket.
+        replies = self.utility_replies if contact.channel == ChannelKind.EMAIL else None
+        if replies is not None and (handled := replies.ingest(s, contact, raw_sha, stored)) is not None:
+            return handled
 
         meta = dict(contact.meta)
         quarantine = meta.pop("quarantine", None)
         auto = meta.get("auto") or None
         quoted = meta.pop("quoted", None)
+        anonymous = meta.pop(ANONYMOUS_REPORT, None) == "1"
         citizen, new_identity = (None, None) if quarantine else self._citizen_and_new_identity(s, contact)
         message = Message(
             direction="in",
@@ -286,12 +277,9 @@ class GatewayInbox:
             meta=meta,
         )
         # The public report form may be anonymous (no phone, no e-mail): it still makes a ticket.
-        anonymous_ok = contact.channel == ChannelKind.WEB and meta.get("form") == "public"
-        if (
-            quarantine
-            or auto in NO_TICKET_AUTO
-            or (citizen is None and not contact.attachments and not anonymous_ok)
-        ):
+        anonymous = anonymous or (contact.channel == ChannelKind.WEB and meta.get("form") == "public")
+        nobody = citizen is None and not contact.attachments and not anonymous
+        if quarantine or auto in NO_TICKET_AUTO or nobody:
             s.add(message)
             s.flush()
             self._attachments(s, None, message, stored)
@@ -318,8 +306,7 @@ class GatewayInbox:
         created = ticket is None
         script = script_of(f"{contact.subject or ''} {contact.body}")
         if citizen is not None and contact.body.strip():
-            citizen.script = script
-            s.add(citizen)
+            self.citizens.set_script(s, citizen, script)
         if ticket is None:
             ticket = self.tickets.open_ticket(
                 s,
@@ -345,7 +332,7 @@ class GatewayInbox:
         self._attachments(s, ticket, message, stored)
         if created:
             known = [new_identity] if new_identity is not None else None
-            self.notifier.acknowledge(
+            self.outbox.acknowledge(
                 s,
                 ticket,
                 suppress=meta.get("suppress_ack") == "1",
@@ -356,39 +343,10 @@ class GatewayInbox:
             ticket.id, ticket.reference, created=created, duplicate=False, message_id=message.id
         )
 
-    def _citizen(self, s: Session, contact: InboundContact) -> Citizen | None:
-        citizen, _ = self._citizen_and_new_identity(s, contact)
-        return citizen
-
     def _citizen_and_new_identity(
         self, s: Session, contact: InboundContact
     ) -> tuple[Citizen | None, CitizenIdentity | None]:
-        """The sender's citizen; the identity too when both were just created (its only one)."""
-        if contact.channel == ChannelKind.EMAIL or "@" in contact.sender:
-            kind, value = "email", contact.sender.strip().lower()
-        else:
-            kind = "phone"
-            normalised = normalise_phone(contact.sender, self.config.gateway.default_region)
-            if normalised is None:
-                return None, None  # anonymous caller, alphanumeric sender: nobody to answer
-            value = normalised
-        if not value:
-            return None, None
-        identity = s.exec(
-            select(CitizenIdentity).where(CitizenIdentity.kind == kind, CitizenIdentity.value == value)
-        ).first()
-        if identity is not None:
-            citizen = s.get(Citizen, identity.citizen_id)
-            if citizen is not None and contact.sender_name and not citizen.name:
-                citizen.name = contact.sender_name
-            return citizen, None
-        citizen = Citizen(name=contact.sender_name, created_at=self.clock())
-        s.add(citizen)
-        s.flush()
-        assert citizen.id is not None
-        identity = CitizenIdentity(citizen_id=citizen.id, kind=kind, value=value, created_at=self.clock())
-        s.add(identity)  # flushed with the ticket; a concurrent twin fails on the unique index there
-        return citizen, identity
+        return self.citizens.find_or_create(s, contact.channel, contact.sender, contact.sender_name)
 
     def _hinted_references(self, s: Session, contact: InboundContact) -> list[str]:
         refs: list[str] = []
@@ -444,28 +402,14 @@ class GatewayInbox:
         message: Message,
         keyword: Keyword,
     ) -> IngestResult:
-        identity = s.exec(
-            select(CitizenIdentity).where(
-                CitizenIdentity.citizen_id == citizen.id, CitizenIdentity.kind == "phone"
-            )
-        ).first()
+        identity = self.citizens.phone_of(s, citizen.id)
         route = ("sms", identity.value) if identity else None
         ticket: Ticket | None = None
         if keyword.command in ("stop", "start") and identity is not None:
-            identity.opted_out = keyword.command == "stop"
-            s.add(identity)
+            self.citizens.set_opted_out(s, identity, keyword.command == "stop")
             if keyword.command == "stop":
                 # One last confirmation, as every SMS service must; nothing after it.
-                s.add(
-                    OutboxMessage(
-                        kind="stop",
-                        channel="sms",
-                        recipient=identity.value,
-                        body=_stop_text(citizen.script),
-                        created_at=self.clock(),
-                        next_attempt_at=self.clock(),
-                    )
-                )
+                self.outbox.sms_to_number(s, "stop", identity.value, _stop_text(citizen.script))
         elif keyword.command == "status":
             ref = keyword.reference
             ticket = s.exec(select(Ticket).where(Ticket.reference == ref)).first() if ref else None
@@ -474,7 +418,7 @@ class GatewayInbox:
                     select(Ticket).where(Ticket.citizen_id == citizen.id).order_by(col(Ticket.id).desc())
                 ).first()
             if ticket is not None and route is not None:
-                self.notifier.queue_for_citizen(
+                self.outbox.queue_for_citizen(
                     s,
                     ticket,
                     "status_reply",
@@ -482,15 +426,8 @@ class GatewayInbox:
                     label=STATUS_LABEL.get(ticket.status, ticket.status),
                 )
             elif route is not None:
-                s.add(
-                    OutboxMessage(
-                        kind="status_reply",
-                        channel="sms",
-                        recipient=route[1],
-                        body=_unknown_text(citizen.script, ref or "?"),
-                        created_at=self.clock(),
-                        next_attempt_at=self.clock(),
-                    )
+                self.outbox.sms_to_number(
+                    s, "status_reply", route[1], _unknown_text(citizen.script, ref or "?")
                 )
         owned = ticket is not None and ticket.citizen_id == citizen.id
         message.ticket_id = ticket.id if owned and ticket else None
@@ -536,72 +473,9 @@ class GatewayInbox:
             s.add(row)
             s.flush()
             if ticket is not None and lat is not None and ticket.lat is None:
-                ticket.lat, ticket.lon = lat, lon
-                s.add(ticket)
+                self.tickets.set_location(s, ticket, lat, lon)
             if ticket is not None and kind == "audio" and self.config.transcription.enabled:
                 enqueue_job(s, "transcribe", {"ticket_id": ticket.id, "attachment_id": row.id}, self.clock())
-
-    # -- delivery reports and calls ----------------------------------------------------------
-    def record_delivery_sync(self, report: DeliveryReport) -> None:
-        with session_scope(self.engine, write=True) as s:
-            query = select(OutboxMessage).where(OutboxMessage.channel == report.channel.value)
-            if report.channel == ChannelKind.EMAIL and report.provider_ref:
-                mid = report.provider_ref.strip("<>")
-                query = query.where(col(OutboxMessage.message_id_header) == f"<{mid}>")
-            else:
-                query = query.where(
-                    OutboxMessage.recipient == report.recipient,
-                    OutboxMessage.provider_ref == report.provider_ref,
-                    col(OutboxMessage.sent_at) >= report.reported_at - timedelta(days=3),
-                )
-            row = s.exec(query.order_by(col(OutboxMessage.id).desc())).first()
-            if row is not None:
-                row.delivery = report.state.value
-                row.meta = {**row.meta, "delivery_detail": report.detail[:500]}
-                s.add(row)
-            # Only a bounce of a message we really sent (its signed Message-ID matched) may mark an
-            # address undeliverable: anyone can forge a bounce.
-            if (
-                row is not None
-                and row.recipient.lower() == report.recipient.lower()
-                and report.state == DeliveryState.FAILED
-                and report.channel == ChannelKind.EMAIL
-            ):
-                identity = s.exec(
-                    select(CitizenIdentity).where(
-                        CitizenIdentity.kind == "email",
-                        CitizenIdentity.value == report.recipient.lower(),
-                    )
-                ).first()
-                if identity is not None:
-                    identity.undeliverable = True
-                    identity.undeliverable_reason = report.detail[:500] or "bounced"
-                    s.add(identity)
-
-    def record_call_sync(self, call: CallRecord) -> None:
-        with session_scope(self.engine, write=True) as s:
-            row = s.exec(select(CallLog).where(CallLog.call_id == call.call_id)).first()
-            caller = normalise_phone(call.caller, self.config.gateway.default_region) or call.caller
-            if row is None:
-                row = CallLog(
-                    call_id=call.call_id,
-                    caller=caller,
-                    called=call.called,
-                    started_at=call.started_at,
-                    outcome=call.outcome.value,
-                )
-            row.duration_s = call.duration_s
-            row.outcome = call.outcome.value
-            row.after_hours = call.after_hours
-            row.detail = call.detail[:500]
-            row.needs_callback = call.outcome == CallOutcome.MISSED and caller.startswith("+")
-            ticket_id = s.exec(
-                select(Message.ticket_id).where(
-                    Message.channel == "voice", Message.external_id == call.call_id
-                )
-            ).first()
-            row.ticket_id = ticket_id
-            s.add(row)
 
 
 CITIZEN = Actor("reporter", "citizen")

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from gateway.text import lat_to_cyr
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 STYLE = (
     "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222}"

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from gateway.auth import Principal
+from gateway.citizens import record_pii_access
+from gateway.notify import STATUS_LABEL
 from gateway.text import mask_pii
+from storage.db import session_scope
 from storage.models import (
     AttachmentRow,
     CallLog,
@@ -20,7 +23,6 @@ from storage.models import (
     CitizenIdentity,
     Message,
     OutboxMessage,
-    PiiAccess,
     Ticket,
     TicketEvent,
     TranscriptRow,
@@ -204,14 +206,8 @@ def ticket_detail(session: Session, principal: Principal, reference: str) -> dic
             ).all()
         ]
         data["reporter"] = reporter(session, data.get("citizen_id"))
-        session.add(
-            PiiAccess(
-                actor=f"{principal.role}:{principal.name}",
-                ticket_id=ticket_id,
-                citizen_id=data.get("citizen_id"),
-                what="ticket detail",
-            )
-        )
+        actor = f"{principal.role}:{principal.name}"
+        record_pii_access(session, actor, ticket_id, data.get("citizen_id"), "ticket detail")
     return data
 
 
@@ -246,3 +242,21 @@ def calls(
         query = query.where(CallLog.needs_callback == True)  # noqa: E712
     rows = session.exec(query.order_by(col(CallLog.started_at).desc()).limit(limit)).all()
     return [r.model_dump() for r in rows]
+
+
+def status_by_digits(engine: sa.Engine, digits: str) -> str | None:
+    """For the hotline's keypad: the digits of a reference → its status key, or None."""
+    digits = "".join(ch for ch in digits if ch.isdigit())
+    if len(digits) < 5:
+        return None
+    year, number = (digits[:4], digits[4:]) if len(digits) > 6 else (None, digits)
+    with session_scope(engine) as s:
+        query = select(Ticket).where(col(Ticket.reference).endswith(f"-{int(number):06d}"))
+        if year:
+            query = query.where(col(Ticket.reference).contains(f"-{year}-"))
+        ticket = s.exec(query.order_by(col(Ticket.id).desc())).first()
+    return ticket.status if ticket and ticket.status in STATUS_LABEL else None
+
+
+def attachment_row(session: Session, attachment_id: int) -> AttachmentRow | None:
+    return session.get(AttachmentRow, attachment_id)

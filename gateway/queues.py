@@ -100,15 +100,3 @@ def _phones(session: Session, citizen_ids: list[int]) -> dict[int, str]:
         )
     ).all()
     return {r.citizen_id: r.value for r in rows}
-
-
-def mark_call_returned(session: Session, call_id: str, who: str, note: str | None, now: datetime) -> bool:
-    """A missed call (with no ticket) was returned; False when there is no such call."""
-    call = session.exec(select(CallLog).where(CallLog.call_id == call_id)).first()
-    if call is None:
-        return False
-    call.needs_callback = False
-    call.callback_done_at = now
-    call.callback_note = f"{who}: {note or ''}".strip(": ")
-    session.add(call)
-    return True

@@ -24,7 +24,7 @@ from gateway.tickets import CLOCK_RUNNING, Status
 from storage.models import Ticket, TicketEvent
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 RUNNING = [s.value for s in CLOCK_RUNNING] + [Status.WAITING.value]
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from gateway.citizens import normalise_phone as e164
 from gateway.text import fold, words
 from storage.models import CitizenIdentity, Ticket
 
@@ -18,17 +18,6 @@ _REFERENCE = re.compile(r"^[A-Za-z]{1,10}-\d{4}-\d{1,6}$")
 # Numbers as people write them in text: +381 64 123 4567, 064/123-45-67, 011 3334444
 _PHONE_IN_TEXT = re.compile(r"(?<![\w/])(?:\+|00)?\d(?:[\s./-]?\d){7,13}(?![\w/])")
 MIN_WORD = 2
-
-
-def e164(raw: str, region: str) -> str | None:
-    """A phone number in any national or international spelling as E.164, or None."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def identity_key(raw: str, region: str) -> tuple[str, str] | None:

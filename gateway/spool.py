@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from channels.base import ChannelKind, DeliveryReport, InboundContact, IngestResult, RawInbound
+from channels.medium import Decoder
 from gateway.inbox import GatewayInbox
 from gateway.workers import worker_gone
 from storage.blobs import BlobStore, raw_bytes
@@ -31,8 +32,6 @@ _STORAGE_RETRY = timedelta(seconds=5)
 
 # Marks the idempotency key of a quarantined message that was sent back through the spool.
 REPARSED = "#reparsed-"
-
-Decoder = Callable[[RawInbound], tuple[InboundContact, list[DeliveryReport]]]
 
 
 def quarantine_contact(item: RawInbound, reason: str) -> InboundContact:

@@ -1,4 +1,4 @@
-"""Serbian text helpers: script detection, Cyrillic ↔ Latin transliteration, diacritic folding, masking.
+"""Serbian text helpers for the core: Cyrillic ↔ Latin transliteration, diacritic folding, PII in free text.
 
 Written by hand: the Serbian alphabets map one-to-one (Vuk's and Gaj's), a table is all it takes.
 """
@@ -43,13 +43,6 @@ _CYR_TO_LAT = {
 _LAT_DIGRAPHS = {"lj": "љ", "nj": "њ", "dž": "џ"}
 _LAT_TO_CYR = {v: k for k, v in _CYR_TO_LAT.items() if len(v) == 1}
 _FOLD = {"č": "c", "ć": "c", "ž": "z", "š": "s", "đ": "dj"}
-
-
-def script_of(text: str) -> str:
-    """'cyrillic' when most letters are Cyrillic, else 'latin'."""
-    cyr = sum(1 for ch in text if "\u0400" <= ch <= "\u04ff")
-    lat = sum(1 for ch in text if (ch.isascii() and ch.isalpha()) or ch in "čćžšđČĆŽŠĐ")
-    return "cyrillic" if cyr > lat else "latin"
 
 
 def cyr_to_lat(text: str) -> str:
@@ -115,12 +108,3 @@ def mask_pii(text: str) -> str:
     """Hide e-mail addresses and phone numbers in free text shown to utilities."""
     text = _EMAIL.sub("[e-mail skriven]", text)
     return _PHONE.sub("[telefon skriven]", text)
-
-
-def mask_phone(e164: str) -> str:
-    return e164[:4] + "…" + e164[-2:] if len(e164) > 6 else "…"
-
-
-def mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return (local[:1] + "…@" + domain) if domain else "…"

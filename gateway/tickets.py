@@ -5,105 +5,58 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from channels.base import Attachment
 from gateway.calendar import WorkingCalendar
 from gateway.config import Config
-from gateway.notify import CitizenNotifier
+from gateway.outbox import Outbox
+from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.routing import Router
 from gateway.search import search_text
-from gateway.text import cyr_to_lat, lat_to_cyr, mask_pii
-from storage.models import CallLog, Citizen, OutboxMessage, Ticket, TicketCounter, TicketEvent
+from gateway.ticket_states import (
+    CLOCK_RUNNING,
+    SYSTEM,
+    TERMINAL,
+    THREADABLE,
+    TRANSITIONS,
+    Actor,
+    Change,
+    MissingDetail,
+    S,
+    Status,
+    TicketError,
+    TicketNotFound,
+    Transcript,
+    TransitionRefused,
+    redact,
+)
+from storage.models import (
+    AttachmentRow,
+    CallLog,
+    Citizen,
+    Message,
+    OutboxMessage,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TranscriptRow,
+)
 
-
-class Status(StrEnum):
-    RECEIVED = "received"  # registered on arrival; voicemail drafts; incomplete reports
-    OPEN = "open"  # validated by an operator: the SLA clock runs
-    ASSIGNED = "assigned"  # work order sent to a utility
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    WAITING = "waiting"  # clock paused, with a reason (waiting for the citizen, for weather …)
-    FORWARDED = "forwarded"  # outside the municipality's competence, with where it went
-    DUPLICATE = "duplicate"
-    DISCARDED = "discarded"  # spam, empty voicemail, prank
-
-
-S = Status
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.RECEIVED: frozenset({S.OPEN, S.WAITING, S.FORWARDED, S.DUPLICATE, S.DISCARDED}),
-    S.OPEN: frozenset({S.ASSIGNED, S.WAITING, S.RESOLVED, S.FORWARDED, S.DUPLICATE, S.DISCARDED}),
-    S.ASSIGNED: frozenset({S.IN_PROGRESS, S.RESOLVED, S.WAITING, S.OPEN, S.FORWARDED}),
-    S.IN_PROGRESS: frozenset({S.RESOLVED, S.WAITING, S.ASSIGNED}),
-    S.WAITING: frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.IN_PROGRESS, S.DISCARDED, S.CLOSED}),
-    S.RESOLVED: frozenset({S.CLOSED, S.OPEN}),  # OPEN = the citizen says "not fixed"
-    S.FORWARDED: frozenset({S.CLOSED}),
-    S.CLOSED: frozenset(),
-    S.DUPLICATE: frozenset(),
-    S.DISCARDED: frozenset(),
-}
-CLOCK_RUNNING = frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS})
-TERMINAL = frozenset({S.CLOSED, S.DUPLICATE, S.DISCARDED})
-# Where a reply from the citizen may still thread in (a resolved ticket can be reopened).
-THREADABLE = frozenset(set(Status) - TERMINAL - {S.FORWARDED})
+# The vocabulary of gateway/ticket_states.py is imported from here, with the service.
+# fmt: off
+__all__ = [
+    "CLOCK_RUNNING", "SYSTEM", "TERMINAL", "THREADABLE", "TRANSITIONS", "UNDO_WINDOW", "Actor", "Change",
+    "MissingDetail", "Status", "Ticket", "TicketError", "TicketNotFound", "TicketService",
+    "TransitionRefused",
+]
+# fmt: on
 # How long a discard or a merge can be taken back from the ticket page.
 UNDO_WINDOW = timedelta(minutes=15)
-
-
-def redact(text: str, names: list[str]) -> str:
-    """mask_pii plus the reporter's own name in either script."""
-    for name in names:
-        for form in {name, cyr_to_lat(name), lat_to_cyr(name)}:
-            text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", "[ime skriveno]", text, flags=re.IGNORECASE)
-    return mask_pii(text)
-
-
-class TicketError(Exception):
-    """Base for errors the API maps to HTTP statuses."""
-
-
-class TicketNotFound(TicketError):
-    pass
-
-
-class TransitionRefused(TicketError):
-    """The transition is not in the table (HTTP 409)."""
-
-
-class MissingDetail(TicketError):
-    """The transition is allowed but needs something (a category, a note, …) (HTTP 422)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    name: str
-    role: str  # system | admin | operator | utility | citizen
-    utility: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.role}:{self.name}"
-
-
-SYSTEM = Actor("gateway", "system")
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What a transition needs besides the target status."""
-
-    note: str | None = None
-    category: str | None = None
-    utility: str | None = None
-    forwarded_to: str | None = None
-    duplicate_of: str | None = None  # reference of the ticket this one duplicates
-    reopen: bool = False
 
 
 class TicketService:
@@ -112,14 +65,28 @@ class TicketService:
         config: Config,
         calendar: WorkingCalendar,
         router: Router,
-        notifier: CitizenNotifier,
+        outbox: Outbox,
         clock: Callable[[], datetime],
     ) -> None:
         self.config = config
         self.calendar = calendar
         self.router = router
-        self.notifier = notifier
+        self.outbox = outbox
         self.clock = clock
+
+    # -- lookups for the routes (rows are changed only through the methods below) ---------------
+    def load(self, session: Session, reference: str) -> Ticket:
+        """The ticket with this reference, locked for a change in this transaction."""
+        ticket = session.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
+        if ticket is None:
+            raise TicketNotFound(reference)
+        return ticket
+
+    def get(self, session: Session, ticket_id: int) -> Ticket:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise TicketNotFound(str(ticket_id))
+        return ticket
 
     # -- creation ---------------------------------------------------------------------------
     def _next_reference(self, session: Session, now: datetime) -> str:
@@ -245,16 +212,8 @@ class TicketService:
         elif to == S.DUPLICATE:
             original = self._find_original(session, ticket, change.duplicate_of)
             ticket.duplicate_of_id = original.id
-            self._event(
-                session,
-                original,
-                actor,
-                "merge",
-                None,
-                None,
-                f"{ticket.reference} merged as a duplicate",
-                public=False,
-            )
+            merged = f"{ticket.reference} merged as a duplicate"
+            self._event(session, original, actor, "merge", None, None, merged, public=False)
         elif to == S.DISCARDED:
             if not change.note:
                 raise MissingDetail("discarding needs a reason")
@@ -266,7 +225,9 @@ class TicketService:
         session.add(ticket)
         public = to not in (S.DISCARDED,)
         self._event(session, ticket, actor, "status", current, to, change.note, public=public)
-        self.notifier.status_changed(session, ticket, current, to, change)
+        if to == S.ASSIGNED:
+            self.outbox.work_order(session, ticket)  # the utility's mail with its photos, its webhook
+        self.outbox.status_changed(session, ticket, to, note=change.note)
         if to == S.RESOLVED:
             self._tell_duplicates(session, ticket, actor, change.note or "")
         return ticket
@@ -274,7 +235,7 @@ class TicketService:
     def _tell_duplicates(self, session: Session, ticket: Ticket, actor: Actor, note: str) -> None:
         """Reporters of tickets merged into this one hear its resolution on their own channel."""
         for dup in session.exec(select(Ticket).where(Ticket.duplicate_of_id == ticket.id)).all():
-            row = self.notifier.queue_for_citizen(session, dup, "resolved", urgent=False, note=note)
+            row = self.outbox.queue_for_citizen(session, dup, "resolved", urgent=False, note=note)
             if row is not None:
                 self._event(session, dup, actor, "merge", None, None, f"resolution sent: {ticket.reference}")
 
@@ -412,9 +373,108 @@ class TicketService:
         at = last.at if last.at.tzinfo else last.at.replace(tzinfo=UTC)
         return last if self.clock() - at <= UNDO_WINDOW else None
 
+    def set_location(
+        self,
+        session: Session,
+        ticket: Ticket,
+        lat: float | None,
+        lon: float | None,
+        *,
+        location_text: str | None = None,
+    ) -> Ticket:
+        """Where the problem is, from a photo's GPS or the wire (no event: the reporter sent it)."""
+        if lat is not None and lon is not None:
+            ticket.lat, ticket.lon = lat, lon
+        if location_text is not None:
+            ticket.location_text = location_text
+        session.add(ticket)
+        return ticket
+
+    def attach_transcript(
+        self, session: Session, ticket: Ticket, attachment_id: int, transcript: Transcript
+    ) -> TranscriptRow:
+        """A voicemail's transcript: kept as a row, the ticket's text when it has none yet, a category
+        suggestion and an event saying what the transcriber made of it."""
+        assert ticket.id is not None
+        row = TranscriptRow(
+            ticket_id=ticket.id,
+            attachment_id=attachment_id,
+            engine=transcript.engine,
+            text=transcript.text,
+            has_speech=transcript.has_speech,
+            low_confidence=transcript.low_confidence,
+            data=transcript.to_json(),
+            created_at=self.clock(),
+        )
+        session.add(row)
+        if transcript.text and not ticket.description.strip():
+            ticket.description = transcript.text
+            self.refresh_work_order_text(session, ticket)
+        self.suggest_category(session, ticket, transcript.text)
+        verdict = (
+            "no speech"
+            if not transcript.has_speech
+            else ("low confidence" if transcript.low_confidence else "transcribed")
+        )
+        self.note(session, ticket, SYSTEM, f"voicemail {verdict} ({transcript.engine})", kind="transcript")
+        session.flush()
+        return row
+
+    def add_work_photo(
+        self,
+        session: Session,
+        ticket: Ticket,
+        *,
+        phase: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+    ) -> None:
+        """A photo before or after the intervention, uploaded by the utility on its work-order page."""
+        session.add(
+            AttachmentRow(
+                ticket_id=ticket.id,
+                filename=filename[:200],
+                content_type=content_type,
+                size=size,
+                sha256=sha256,
+                kind="photo",
+                phase=phase,
+                created_at=self.clock(),
+            )
+        )
+
+    def add_after_photos(
+        self,
+        session: Session,
+        ticket: Ticket | None,
+        message: Message,
+        stored: Sequence[tuple[Attachment, str]],
+    ) -> None:
+        """The files of a utility's mail: after-photos of its work order (kept unlinked without one)."""
+        for att, sha in stored:
+            is_photo = att.content_type.lower() in PHOTO_TYPES
+            gps = gps_from_photo(att.data) if is_photo else None
+            session.add(
+                AttachmentRow(
+                    ticket_id=ticket.id if ticket else None,
+                    message_id=message.id,
+                    filename=att.filename,
+                    content_type=att.content_type,
+                    size=len(att.data),
+                    sha256=sha,
+                    kind="photo" if is_photo else "file",
+                    phase="after",
+                    lat=gps[0] if gps else None,
+                    lon=gps[1] if gps else None,
+                    created_at=self.clock(),
+                )
+            )
+
     def reply(self, session: Session, ticket: Ticket, actor: Actor, text: str) -> OutboxMessage:
         """A staff member's answer to the reporter, on the channel the reporter used."""
-        row = self.notifier.queue_for_citizen(session, ticket, "reply", automatic=False, text=text)
+        row = self.outbox.queue_for_citizen(session, ticket, "reply", automatic=False, text=text)
         if row is None:
             raise MissingDetail("the reporter cannot be reached (no number/address, STOP or bounces)")
         self._event(session, ticket, actor, "reply", None, None, text)
@@ -445,7 +505,7 @@ class TicketService:
             ticket.suggested_category = suggestion
             session.add(ticket)
 
-    def set_location(
+    def set_location_from_text(
         self,
         session: Session,
         ticket: Ticket,
@@ -484,15 +544,8 @@ class TicketService:
     def mark_callback(self, session: Session, ticket: Ticket, actor: Actor, needed: bool) -> None:
         ticket.needs_callback = needed
         session.add(ticket)
-        self._event(
-            session,
-            ticket,
-            actor,
-            "callback",
-            None,
-            None,
-            "call back requested" if needed else "called back",
-        )
+        note = "call back requested" if needed else "called back"
+        self._event(session, ticket, actor, "callback", None, None, note)
 
     def mark_called_back(
         self, session: Session, ticket: Ticket, actor: Actor, note: str | None = None
@@ -522,7 +575,7 @@ class TicketService:
                 Actor("reporter", "citizen"),
                 Change(note="the citizen reports it is not fixed", reopen=True),
             )
-            self.notifier.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
+            self.outbox.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
 
     # -- SLA -----------------------------------------------------------------------------------
     def sweep_overdue(self, session: Session) -> list[Ticket]:
@@ -540,18 +593,11 @@ class TicketService:
             ticket.overdue = True
             ticket.escalation_level += 1
             session.add(ticket)
-            self._event(
-                session,
-                ticket,
-                SYSTEM,
-                "escalation",
-                None,
-                None,
-                f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed",
-            )
+            passed = f"deadline {ticket.due_at:%Y-%m-%d %H:%M} UTC passed"
+            self._event(session, ticket, SYSTEM, "escalation", None, None, passed)
             if ticket.status == S.OPEN or not self.config.work_orders.enabled:
                 # Work orders (assigned / in progress) get WorkOrderReminders' chain instead.
-                self.notifier.escalate(session, ticket, "deadline passed")
+                self.outbox.escalate(session, ticket, "deadline passed")
         return list(due)
 
     # -- events ---------------------------------------------------------------------------------

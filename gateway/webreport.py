@@ -16,7 +16,7 @@ from storage.db import session_scope
 from storage.models import Ticket
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 REPORTER = Actor("reporter", "citizen")
 

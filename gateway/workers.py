@@ -27,7 +27,7 @@ from channels.base import (
 )
 from gateway.address import locate_from_text
 from gateway.health import DeliveryHealth
-from gateway.tickets import SYSTEM, TicketService
+from gateway.tickets import TicketService
 from storage.blobs import BlobStore
 from storage.db import session_scope
 from storage.models import AttachmentRow, CitizenIdentity, Job, OutboxMessage, Ticket, TranscriptRow
@@ -385,32 +385,9 @@ class TranscriptionWorker:
         with session_scope(self.engine, write=True) as s:
             ticket = s.get(Ticket, ticket_id)
             assert ticket is not None
-            row = TranscriptRow(
-                ticket_id=ticket_id,
-                attachment_id=attachment_id,
-                engine=transcript.engine,
-                text=transcript.text,
-                has_speech=transcript.has_speech,
-                low_confidence=transcript.low_confidence,
-                data=transcript.to_json(),
-                created_at=self.clock(),
-            )
-            s.add(row)
-            if transcript.text and not ticket.description.strip():
-                ticket.description = transcript.text
-                self.tickets.refresh_work_order_text(s, ticket)
-            self.tickets.suggest_category(s, ticket, transcript.text)
+            row = self.tickets.attach_transcript(s, ticket, attachment_id, transcript)
             if transcript.text:
                 locate_from_text(s, self.tickets, ticket, transcript.text, source="voicemail transcript")
-            verdict = (
-                "no speech"
-                if not transcript.has_speech
-                else ("low confidence" if transcript.low_confidence else "transcribed")
-            )
-            self.tickets.note(
-                s, ticket, SYSTEM, f"voicemail {verdict} ({transcript.engine})", kind="transcript"
-            )
-            s.flush()
             return row
 
 

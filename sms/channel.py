@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import phonenumbers
-
 from channels.base import (
     ChannelAuthFailed,
     ChannelKind,
@@ -29,30 +27,17 @@ from channels.base import (
     InboundContact,
     Inbox,
 )
+from channels.clock import utc_now
+from channels.privacy import mask_phone
+from channels.script import script_of
 from sms import codec, kinds
-from sms.modem import Modem, ModemHealth, utc_now
+from sms.modem import Modem, ModemHealth
 from sms.settings import SmsSettings
 
 log = logging.getLogger(__name__)
 
 PartialKey = tuple[str, int, int]  # sender as on the wire, concatenation reference, total parts
 GAP_MARK = " […] "
-
-
-def mask_number(number: str) -> str:
-    """Enough of a number to tell messages apart in a log, not enough to identify a citizen."""
-    return number[:4] + "*" * max(len(number) - 7, 0) + number[-3:] if len(number) > 7 else "***"
-
-
-def normalise_number(number: str, region: str) -> str | None:
-    """E.164 for a phone number (national forms read in `region`); None for alphanumeric senders."""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def delivery_state(tp_status: int) -> DeliveryState:
@@ -307,23 +292,20 @@ class SmsChannel:
         return done
 
     def _contact(self, message: AssembledSms, partial: bool) -> InboundContact:
-        e164 = normalise_number(message.sender, self.settings.default_region)
         first = message.parts[0]
         meta = {
-            "script": codec.script_of(message.text),
+            "script": script_of(message.text),
             "parts": str(len(message.parts)),
             "coding": "ucs2" if first.coding.startswith("Unicode") else "gsm7",
         }
         if partial:
             meta["partial"] = "1"
             meta["parts_expected"] = str(message.total)
-        if e164 is None:
-            meta["sender_format"] = "alphanumeric"
         body = self._kind_and_reply(message, meta)
         return InboundContact(
             channel=ChannelKind.SMS,
             external_id=message.external_id(),
-            sender=e164 or message.sender.strip(),
+            sender=message.sender.strip(),  # as on the wire: the core reads it (gateway/citizens.py)
             received_at=(first.sent_at or self._clock()).astimezone(UTC),
             body=body,
             meta=meta,
@@ -350,11 +332,11 @@ class SmsChannel:
         except Exception as exc:  # the core failed: the SMS stays on the modem for the next poll
             self._counts["ingest_failures"] += 1
             log.warning("SMS from %s not ingested, kept on the modem: %s",
-                        mask_number(contact.sender), type(exc).__name__)  # fmt: skip
+                        mask_phone(contact.sender), type(exc).__name__)  # fmt: skip
             return False
         self._counts["duplicates" if result.duplicate else "ingested"] += 1
         self._counts["partials"] += partial
-        log.info("SMS from %s ingested (%s parts%s)%s", mask_number(contact.sender),
+        log.info("SMS from %s ingested (%s parts%s)%s", mask_phone(contact.sender),
                  contact.meta["parts"], ", partial" if partial else "",
                  " duplicate" if result.duplicate else "")  # fmt: skip
         return True
@@ -363,7 +345,7 @@ class SmsChannel:
         for part in reports:
             report = DeliveryReport(
                 channel=ChannelKind.SMS,
-                recipient=normalise_number(part.number, self.settings.default_region) or part.number,
+                recipient=part.number,
                 state=delivery_state(part.delivery_status),
                 reported_at=(part.sent_at or self._clock()).astimezone(UTC),
                 provider_ref=str(part.message_reference),

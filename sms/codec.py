@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import gammu
 
+from channels.script import script_of as script_of  # the one definition; sms callers read it here
+
 EncodingPolicy = Literal["keep_script", "gsm7_latin"]
 GammuSms = dict[str, Any]
 
@@ -87,10 +89,6 @@ class SmsPart:
         binary = (bytes(data).hex(),) if isinstance(data, bytes | bytearray) and data else ()
         return (self.kind, self.number, sent, self.concat_ref, self.concat_total,
                 self.concat_seq, self.text, self.message_reference, *binary)  # fmt: skip
-
-
-def script_of(text: str) -> Literal["cyrillic", "latin"]:
-    return "cyrillic" if any("\u0400" <= ch <= "\u04ff" for ch in text) else "latin"
 
 
 def _is_gsm7(ch: str) -> bool:

@@ -1,7 +1,7 @@
 """The one owner of the GSM modem: one gammu StateMachine on one dedicated thread, async API.
 
 A watchdog Abort()s calls stuck past `call_timeout_s`; a dropped link disposes the state
-machine and reconnects with exponential backoff (the recipe's ModemLink pattern).
+machine and reconnects with exponential backoff (a gammu StateMachine is not reusable after a link error).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -27,6 +27,7 @@ from channels.base import (
     ChannelUnavailable,
     DeliveryFailed,
 )
+from channels.clock import utc_now
 from sms import codec
 from sms.settings import SmsSettings
 
@@ -51,10 +52,6 @@ PERMANENT_SEND_ERRORS: tuple[type[Exception], ...] = (
     gammu.ERR_INVALIDDATA, gammu.ERR_NOTSUPPORTED, gammu.ERR_MOREMEMORY,
 )  # fmt: skip
 HEALTHY_NETWORK_STATES = frozenset({"HomeNetwork", "RoamingNetwork"})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

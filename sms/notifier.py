@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 import phonenumbers
 
 from channels.base import ChannelError, DeliveryFailed, DeliveryReceipt, Notification
+from channels.clock import utc_now
+from channels.privacy import mask_phone
 from sms import codec, kinds
-from sms.channel import mask_number
-from sms.modem import Modem, utc_now
+from sms.modem import Modem
 from sms.settings import SmsSettings
 
 log = logging.getLogger(__name__)
@@ -96,5 +97,5 @@ class SmsNotifier:
                 await self._wait_for_slot()
                 references += await self.modem.send([part])
                 self._submitted.append(self._clock())
-        log.info("SMS to %s sent in %d parts", mask_number(recipient), len(references))
+        log.info("SMS to %s sent in %d parts", mask_phone(recipient), len(references))
         return DeliveryReceipt(provider_ref=str(references[-1]))

@@ -45,7 +45,7 @@ class SmsSettings(BaseModel):
     reconnect_backoff_min_s: float = Field(default=1.0, gt=0)
     reconnect_backoff_max_s: float = Field(default=60.0, gt=0)
     health_interval_s: float = Field(default=30.0, gt=0)
-    # Below this signal the channel reports DEGRADED (the recipe's health rule).
+    # Below this signal the channel reports DEGRADED: SMS still arrive, but late or not at all.
     min_signal_percent: int = Field(default=10, ge=0, le=100)
     # Dummy driver only: create the device directory on open, and keep a copy of every
     # submitted PDU under <device>/sent/ (the dummy itself stores nothing it sends).

@@ -13,9 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from channels.clock import utc_now
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from gateway.tickets import MissingDetail, TicketNotFound, TransitionRefused
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
 

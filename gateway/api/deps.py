@@ -9,8 +9,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from gateway.app import Gateway
 from gateway.auth import Principal, principal_for_token
+from gateway.runtime import Gateway
 from storage.db import session_scope
 
 _bearer = HTTPBearer(auto_error=False, description="`sistem48 token create --role …`")

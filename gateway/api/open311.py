@@ -7,35 +7,41 @@ reporter PII: descriptions are the masked work-order text, and no name, number o
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import json
-import re
-import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlmodel import Session, col, select
-from starlette.datastructures import UploadFile
 
-from channels.base import Attachment, ChannelKind, InboundContact
-from gateway.auth import Principal, principal_for_token
-from gateway.photos import gps_from_photo, photo_type, strip_metadata
+from channels.base import ChannelKind
+from gateway.api.open311_format import (
+    NOT_XML,
+    Open311Error,
+    error_response,
+    render,
+    service_notice,
+    spec_errors,
+    wire_format,
+    xml_value,
+)
+from gateway.api.open311_format import to_xml as to_xml  # the documents' shape, for tests and callers
+from gateway.api.open311_intake import requests_create
+from gateway.photos import strip_metadata
 from gateway.text import mask_pii
 from storage.db import session_scope
-from storage.models import AttachmentRow, CitizenIdentity, Message, Ticket, TicketEvent
+from storage.models import AttachmentRow, Message, Ticket, TicketEvent
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 PREFIX = "/open311/v2"
 MAX_RANGE = timedelta(days=90)  # the spec's default window and largest allowed date range
 MAX_PAGE_SIZE = 1000  # the spec's cap on one response
-MAX_MEDIA_BYTES = 10 * 1024 * 1024
 OPEN_STATUSES = ("received", "open", "assigned", "in_progress", "waiting")
 HIDDEN_FROM_LISTS = ("received", "discarded")  # drafts and spam are not public
 
@@ -55,81 +61,6 @@ PUBLIC_COLUMNS: tuple[Any, ...] = (
     Ticket.updated_at,
     Ticket.due_at,
 )
-
-
-class Open311Error(Exception):
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-
-
-# Characters XML 1.0 cannot carry even escaped; a citizen's text may contain them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def service_notice(hours: int | None) -> str:
-    return f"Rok za rešavanje: {hours} h od prihvatanja prijave." if hours else ""
-
-
-# -- rendering -----------------------------------------------------------------------------------
-def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
-    child = ET.SubElement(parent, key)
-    if isinstance(value, list):
-        for item in value:
-            _xml_value(child, "value" if not isinstance(item, Mapping) else "attribute", item)
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            _xml_value(child, k, v)
-    elif isinstance(value, bool):
-        child.text = "true" if value else "false"
-    elif value is not None:
-        child.text = _NOT_XML.sub("", str(value))
-
-
-def to_xml(root: str, item: str, items: Iterable[Mapping[str, Any]]) -> bytes:
-    top = ET.Element(root)
-    for entry in items:
-        node = ET.SubElement(top, item)
-        for key, value in entry.items():
-            _xml_value(node, key, value)
-    body: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
-    return body
-
-
-def render(fmt: str, root: str, item: str, items: list[dict[str, Any]], status: int = 200) -> Response:
-    if fmt == "xml":
-        return Response(to_xml(root, item, items), status, media_type="text/xml; charset=utf-8")
-    body = json.dumps(items, ensure_ascii=False).encode()
-    return Response(body, status, media_type="application/json; charset=utf-8")
-
-
-def error_response(fmt: str, code: int, description: str) -> Response:
-    return render(fmt, "errors", "error", [{"code": code, "description": description}], status=code)
-
-
-def _format(fmt: str) -> str:
-    if fmt not in ("json", "xml"):
-        raise Open311Error(404, f"unknown format {fmt!r}; use .json or .xml")
-    return fmt
-
-
-Handler = Callable[..., Awaitable[Response]]
-
-
-def _spec_errors(handler: Handler) -> Handler:
-    """Every failure of an Open311 endpoint in the spec's error document, in the asked-for format."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: Request, **kw: Any) -> Response:
-        fmt = kw.get("fmt", "json") if kw.get("fmt") in ("json", "xml") else "json"
-        kw = {k: _NOT_XML.sub("", v) if isinstance(v, str) else v for k, v in kw.items()}
-        try:
-            return await handler(request, **kw)
-        except Open311Error as exc:
-            return error_response(fmt, exc.code, exc.description)
-
-    return wrapped
 
 
 def _gw(request: Request) -> Gateway:
@@ -163,12 +94,12 @@ def _services(gw: Gateway) -> list[dict[str, Any]]:
 
 async def services_list(request: Request, fmt: str) -> Response:
     # jurisdiction_id is optional in the spec; one municipality per server, so any value means this one.
-    fmt = _format(fmt)
+    fmt = wire_format(fmt)
     return render(fmt, "services", "service", _services(_gw(request)))
 
 
 async def service_definition(request: Request, code: str, fmt: str) -> Response:
-    fmt = _format(fmt)
+    fmt = wire_format(fmt)
     gw = _gw(request)
     if gw.config.category(code) is None:
         raise Open311Error(404, f"service_code {code!r} not found")
@@ -176,7 +107,7 @@ async def service_definition(request: Request, code: str, fmt: str) -> Response:
     if fmt == "xml":
         top = ET.Element("service_definition")
         for key, value in definition.items():
-            _xml_value(top, key, value)
+            xml_value(top, key, value)
         body = ET.tostring(top, encoding="utf-8", xml_declaration=True)
         return Response(body, media_type="text/xml; charset=utf-8")
     return Response(json.dumps(definition).encode(), media_type="application/json; charset=utf-8")
@@ -317,9 +248,9 @@ def query_requests(gw: Gateway, s: Session, q: Mapping[str, str]) -> list[dict[s
 
 
 async def requests_list(request: Request, fmt: str) -> Response:
-    fmt = _format(fmt)
+    fmt = wire_format(fmt)
     gw = _gw(request)
-    q = {k: _NOT_XML.sub("", v) for k, v in request.query_params.items()}
+    q = {k: NOT_XML.sub("", v) for k, v in request.query_params.items()}
 
     def run() -> list[dict[str, Any]]:
         with session_scope(gw.engine) as s:
@@ -329,7 +260,7 @@ async def requests_list(request: Request, fmt: str) -> Response:
 
 
 async def request_one(request: Request, request_id: str, fmt: str) -> Response:
-    fmt = _format(fmt)
+    fmt = wire_format(fmt)
     gw = _gw(request)
 
     def run() -> list[dict[str, Any]]:
@@ -344,7 +275,7 @@ async def request_one(request: Request, request_id: str, fmt: str) -> Response:
 
 async def token_lookup(request: Request, token: str, fmt: str) -> Response:
     """Requests are created synchronously, so a token names its request at once."""
-    fmt = _format(fmt)
+    fmt = wire_format(fmt)
     gw = _gw(request)
 
     def run() -> str | None:
@@ -397,157 +328,6 @@ async def media(request: Request, reference: str, name: str) -> Response:
     )
 
 
-# -- requests: creating --------------------------------------------------------------------------
-def _app_principal(gw: Gateway, api_key: str | None) -> Principal:
-    if not api_key:
-        raise Open311Error(403, "api_key is required to create a service request")
-    with session_scope(gw.engine, write=True) as s:
-        who = principal_for_token(s, api_key, gw.clock())
-    if who is None or who.role not in ("app", "admin"):
-        raise Open311Error(403, "api_key is not valid for creating service requests")
-    return who
-
-
-def _float(value: str | None, name: str, low: float, high: float) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a number") from None
-    if not low <= number <= high:
-        raise Open311Error(400, f"{name} is out of range")
-    return number
-
-
-async def _photo(form: Any) -> Attachment | None:
-    upload = form.get("media")
-    if not isinstance(upload, UploadFile):
-        return None
-    data = await upload.read(MAX_MEDIA_BYTES + 1)
-    if len(data) > MAX_MEDIA_BYTES:
-        raise Open311Error(400, "media is larger than 10 MB")
-    if not data:
-        return None
-    content_type = photo_type(data)  # the bytes decide, not the part's Content-Type (often absent)
-    if content_type is None or strip_metadata(data) is None:
-        raise Open311Error(400, "media must be a JPEG, PNG, HEIC or WebP photo")
-    return Attachment(upload.filename or "photo.jpg", content_type, data)
-
-
-def _field(form: Any, name: str, limit: int = 200) -> str:
-    value = form.get(name)
-    # PostgreSQL text cannot hold NUL, and XML cannot carry other control characters back out.
-    text = _NOT_XML.sub("", value).strip() if isinstance(value, str) else ""
-    if len(text) > limit:
-        raise Open311Error(400, f"{name} is longer than {limit} characters")
-    return text
-
-
-async def requests_create(request: Request, fmt: str) -> Response:
-    fmt = _format(fmt)
-    gw = _gw(request)
-    try:
-        form = await request.form()
-    except Exception:  # the multipart parser's own errors: a malformed body is the client's fault
-        raise Open311Error(400, "the request body is not a valid form") from None
-    api_key = _field(form, "api_key") or request.query_params.get("api_key")
-    who = await asyncio.to_thread(_app_principal, gw, api_key)
-    code = _field(form, "service_code")
-    if not code:
-        raise Open311Error(400, "service_code is required")
-    category = gw.config.category(code)
-    if category is None:
-        raise Open311Error(404, f"service_code {code!r} not found")
-    lat = _float(_field(form, "lat"), "lat", -90, 90)
-    lon = _float(_field(form, "long"), "long", -180, 180)
-    address = _field(form, "address_string", 500)
-    if (lat is None) != (lon is None):
-        raise Open311Error(400, "lat and long go together")
-    description = _field(form, "description", 4000)
-    photo = await _photo(form)
-    if lat is None and not address and (photo is None or gps_from_photo(photo.data) is None):
-        raise Open311Error(400, "a location is required: lat/long or address_string")
-    email = _field(form, "email").lower()
-    if email and ("@" not in email or " " in email):
-        raise Open311Error(400, "email is not an e-mail address")
-    phone = _field(form, "phone", 40)
-    name = " ".join(p for p in (_field(form, "first_name"), _field(form, "last_name")) if p) or None
-    token = uuid.uuid4().hex
-    meta = {
-        "open311_app": who.name,
-        "device_id": _field(form, "device_id"),
-        "account_id": _field(form, "account_id"),
-        "media_url": _field(form, "media_url", 1000),
-    }
-    contact = InboundContact(
-        channel=ChannelKind.WEB,
-        external_id=f"open311:{token}",
-        sender=email or phone,
-        received_at=gw.clock(),
-        subject=category.name,
-        body=description or category.name,
-        attachments=(photo,) if photo else (),
-        meta={k: v for k, v in meta.items() if v},
-        sender_name=name,
-    )
-    result = await asyncio.to_thread(gw.inbox.ingest_sync, contact)
-    if result.message_id is None:
-        raise Open311Error(500, "the request could not be registered")
-    reference = await asyncio.to_thread(
-        _complete, gw, result.message_id, who, code, lat, lon, address or None, phone if email else ""
-    )
-    notice = service_notice(category.sla_hours)
-    body = [
-        {"service_request_id": reference, "service_notice": notice, "account_id": meta["account_id"] or None}
-    ]
-    return render(fmt, "service_requests", "request", body, status=201)
-
-
-def _complete(
-    gw: Gateway,
-    message_id: int,
-    who: Principal,
-    code: str,
-    lat: float | None,
-    lon: float | None,
-    address: str | None,
-    extra_phone: str,
-) -> str:
-    """Category and location from the form; an anonymous report gets its ticket here."""
-    from gateway.inbox import normalise_phone
-
-    with session_scope(gw.engine, write=True) as s:
-        message = s.get(Message, message_id)
-        assert message is not None
-        ticket = s.get(Ticket, message.ticket_id) if message.ticket_id else None
-        if ticket is None:
-            # The inbox keeps a message without a sender off tickets; Open311 reports may be anonymous.
-            ticket = gw.tickets.open_ticket(
-                s, channel=ChannelKind.WEB.value, citizen_id=None, description=message.body, subject=None
-            )
-            message.ticket_id = ticket.id
-            s.add(message)
-            s.execute(
-                sa.update(AttachmentRow)
-                .where(col(AttachmentRow.message_id) == message_id)
-                .values(ticket_id=ticket.id)
-            )
-        gw.tickets.update_details(
-            s, ticket, who.actor(), category=code, location_text=address, lat=lat, lon=lon
-        )
-        if extra_phone and ticket.citizen_id is not None:
-            number = normalise_phone(extra_phone, gw.config.gateway.default_region)
-            taken = s.exec(
-                select(CitizenIdentity).where(
-                    CitizenIdentity.kind == "phone", CitizenIdentity.value == number
-                )
-            ).first()
-            if number and taken is None:
-                s.add(CitizenIdentity(citizen_id=ticket.citizen_id, kind="phone", value=number))
-        return ticket.reference
-
-
 async def not_found(request: Request, rest: str) -> Response:
     fmt = "xml" if rest.endswith(".xml") else "json"
     return error_response(fmt, 404, "no such Open311 resource")
@@ -556,13 +336,13 @@ async def not_found(request: Request, rest: str) -> Response:
 def make_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["open311"])
     add = router.add_api_route
-    add("/services.{fmt}", _spec_errors(services_list), methods=["GET"])
-    add("/services/{code}.{fmt}", _spec_errors(service_definition), methods=["GET"])
-    add("/requests.{fmt}", _spec_errors(requests_list), methods=["GET"])
-    add("/requests.{fmt}", _spec_errors(requests_create), methods=["POST"], status_code=201)
-    add("/requests/{request_id}.{fmt}", _spec_errors(request_one), methods=["GET"])
-    add("/tokens/{token}.{fmt}", _spec_errors(token_lookup), methods=["GET"])
-    add("/media/{reference}/{name}", _spec_errors(media), methods=["GET"])
+    add("/services.{fmt}", spec_errors(services_list), methods=["GET"])
+    add("/services/{code}.{fmt}", spec_errors(service_definition), methods=["GET"])
+    add("/requests.{fmt}", spec_errors(requests_list), methods=["GET"])
+    add("/requests.{fmt}", spec_errors(requests_create), methods=["POST"], status_code=201)
+    add("/requests/{request_id}.{fmt}", spec_errors(request_one), methods=["GET"])
+    add("/tokens/{token}.{fmt}", spec_errors(token_lookup), methods=["GET"])
+    add("/media/{reference}/{name}", spec_errors(media), methods=["GET"])
     add("/{rest:path}", not_found, methods=["GET", "POST"], include_in_schema=False)
     return router
 

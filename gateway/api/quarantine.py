@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from sqlmodel import col, func, select
 
+from channels.privacy import mask_email
 from gateway.api.deps import GW, Admin, Operator
 from gateway.spool import REPARSED, respool_quarantined, retry_failed_spool
-from gateway.text import mask_email
 from storage.db import session_scope
 from storage.models import InboundSpool, Message
 

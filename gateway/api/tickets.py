@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from channels.base import ChannelKind, InboundContact
 from gateway.api.deps import DB, GW, Operator, Staff
@@ -26,12 +26,11 @@ from gateway.api.schemas import (
 )
 from gateway.auth import Principal
 from gateway.photos import strip_metadata
-from gateway.queries import COUNT_CAP, TicketFilter, calls, list_tickets, ticket_detail
+from gateway.queries import COUNT_CAP, TicketFilter, attachment_row, calls, list_tickets, ticket_detail
 from gateway.queries import _ext as file_suffix
-from gateway.queues import callback_list, mark_call_returned
+from gateway.queues import callback_list
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
-from storage.models import AttachmentRow, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
@@ -95,12 +94,8 @@ async def ticket_create(body: TicketCreate, who: Operator, gw: GW) -> dict[str, 
 
 
 def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principal) -> None:
-    from gateway.inbox import normalise_phone
-    from storage.models import CitizenIdentity
-
     with session_scope(gw.engine, write=True) as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
+        ticket = gw.tickets.get(s, ticket_id)
         gw.tickets.update_details(
             s,
             ticket,
@@ -111,32 +106,20 @@ def _complete_created(gw: Any, ticket_id: int, body: TicketCreate, who: Principa
             lon=body.lon,
         )
         if body.phone and body.email and ticket.citizen_id is not None:
-            phone = normalise_phone(body.phone, gw.config.gateway.default_region)
-            exists = s.exec(
-                select(CitizenIdentity).where(CitizenIdentity.kind == "phone", CitizenIdentity.value == phone)
-            ).first()
-            if phone and exists is None:
-                s.add(CitizenIdentity(citizen_id=ticket.citizen_id, kind="phone", value=phone))
-
-
-def _load(s: Session, reference: str) -> Ticket:
-    ticket = s.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
-    if ticket is None:
-        raise TicketNotFound(reference)
-    return ticket
+            gw.inbox.citizens.add_phone(s, ticket.citizen_id, body.phone)
 
 
 @router.post("/tickets/{reference}/validate")
 def ticket_validate(reference: str, body: Validate, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        gw.tickets.validate(s, _load(s, reference), who.actor(), **body.model_dump())
+        gw.tickets.validate(s, gw.tickets.load(s, reference), who.actor(), **body.model_dump())
     return ticket_get(reference, who, gw)
 
 
 @router.post("/tickets/{reference}/assign")
 def ticket_assign(reference: str, body: Assign, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.transition(
             s, ticket, Status.ASSIGNED, who.actor(), Change(note=body.note, utility=body.utility)
         )
@@ -146,7 +129,7 @@ def ticket_assign(reference: str, body: Assign, who: Operator, gw: GW) -> dict[s
 @router.post("/tickets/{reference}/transition")
 def ticket_transition(reference: str, body: Transition, who: Staff, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         if not who.sees_pii and ticket.utility != who.utility:
             raise TicketNotFound(reference)
         gw.tickets.transition(
@@ -168,7 +151,7 @@ def ticket_transition(reference: str, body: Transition, who: Staff, gw: GW) -> d
 @router.post("/tickets/{reference}/reply", status_code=status.HTTP_202_ACCEPTED)
 def ticket_reply(reference: str, body: Reply, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         row = gw.tickets.reply(s, ticket, who.actor(), body.text)
         s.flush()
         return {"outbox_id": row.id, "channel": row.channel, "state": row.state}
@@ -177,7 +160,7 @@ def ticket_reply(reference: str, body: Reply, who: Operator, gw: GW) -> dict[str
 @router.post("/tickets/{reference}/merge")
 def ticket_merge(reference: str, body: Merge, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.transition(
             s, ticket, Status.DUPLICATE, who.actor(), Change(note=body.note, duplicate_of=body.into)
         )
@@ -187,7 +170,7 @@ def ticket_merge(reference: str, body: Merge, who: Operator, gw: GW) -> dict[str
 @router.post("/tickets/{reference}/notes", status_code=status.HTTP_201_CREATED)
 def ticket_note(reference: str, body: Note, who: Operator, gw: GW) -> dict[str, str]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.note(s, ticket, who.actor(), body.text, public=body.public)
     return {"status": "noted"}
 
@@ -195,7 +178,7 @@ def ticket_note(reference: str, body: Note, who: Operator, gw: GW) -> dict[str, 
 @router.post("/tickets/{reference}/callback")
 def ticket_callback(reference: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
     with session_scope(gw.engine, write=True) as s:
-        ticket = _load(s, reference)
+        ticket = gw.tickets.load(s, reference)
         gw.tickets.mark_callback(s, ticket, who.actor(), body.needed)
     return {"reference": reference, "needs_callback": body.needed}
 
@@ -203,7 +186,7 @@ def ticket_callback(reference: str, body: Callback, who: Operator, gw: GW) -> di
 @router.get("/tickets/{reference}/attachments/{attachment_id}")
 def attachment_get(reference: str, attachment_id: int, who: Staff, gw: GW, db: DB) -> Response:
     detail_ok = ticket_detail_exists(db, who, reference)
-    att = db.get(AttachmentRow, attachment_id)
+    att = attachment_row(db, attachment_id)
     if not detail_ok or att is None or att.ticket_id != detail_ok:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such attachment")
     data = gw.blobs.get(att.sha256)
@@ -257,9 +240,10 @@ def call_log(
 def call_called_back(call_id: str, body: Callback, who: Operator, gw: GW) -> dict[str, Any]:
     """An operator returned a missed call: it leaves the call-back list, with who and a note."""
     with session_scope(gw.engine, write=True) as s:
-        if not mark_call_returned(s, call_id, who.name, body.note, gw.clock()):
+        call = gw.inbox.reports.mark_called_back(s, call_id, who.name, body.note)
+        if call is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
-        return {"call_id": call_id, "needs_callback": False}
+        return {"call_id": call_id, "needs_callback": call.needs_callback}
 
 
 @router.get("/categories", tags=["catalogue"])

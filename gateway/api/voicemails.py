@@ -16,15 +16,15 @@ from sqlmodel import Session, col, func, select
 
 from gateway.api.deps import GW, Operator
 from gateway.api.schemas import Validate
-from gateway.app import Gateway
 from gateway.auth import Principal
+from gateway.citizens import record_pii_access
+from gateway.runtime import Gateway
 from gateway.tickets import Change, Status, TicketNotFound
 from storage.db import session_scope
 from storage.models import (
     AttachmentRow,
     CitizenIdentity,
     Message,
-    PiiAccess,
     Ticket,
     TranscriptRow,
 )
@@ -204,9 +204,7 @@ def night_queue(
         actor = f"{who.role}:{who.name}"
         for t in tickets:
             if t.citizen_id is not None:
-                session.add(
-                    PiiAccess(actor=actor, ticket_id=t.id, citizen_id=t.citizen_id, what="voicemail review")
-                )
+                record_pii_access(session, actor, t.id, t.citizen_id, "voicemail review")
     return items
 
 

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlmodel import select
 
+from gateway.auth import staff_user
 from gateway.web.session import SessionCodec, WebSession, csp, session_middleware
 from storage.db import session_scope
-from storage.models import StaffUser
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 HERE = Path(__file__).parent
 
@@ -25,7 +24,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
     if who is None:
         return True
     with session_scope(gw.engine) as s:
-        user = s.exec(select(StaffUser).where(StaffUser.username == who.name)).first()
+        user = staff_user(s, who.name)
     # Not the lock: a stranger's wrong passwords must not be able to end a working session.
     if user is None or (user.role, user.utility) != (who.role, who.utility) or user.disabled_at is not None:
         return False

@@ -27,7 +27,7 @@ from storage.db import session_scope
 from storage.models import AttachmentRow, Ticket, TicketEvent
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 COMMENT_MAX = 500
 RUNNING = ("open", "assigned", "in_progress", "waiting")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import select
 
 from gateway.api.deps import GW
 from gateway.api.schemas import Validate
@@ -24,7 +23,7 @@ from gateway.api.voicemails import (
     night_start,
     validate_voicemail,
 )
-from gateway.auth import AuthError, check_password
+from gateway.auth import AuthError, check_password, end_sessions
 from gateway.queues import QUEUES, callback_list
 from gateway.tickets import TicketError
 from gateway.web.i18n import pick_lang
@@ -32,7 +31,6 @@ from gateway.web.render import R, WebOperator, WebReader, web_user
 from gateway.web.session import COOKIE, SessionCodec, WebSession, csrf_guard, set_cookie
 from gateway.web.views import InboxFilter, dashboard, inbox
 from storage.db import session_scope
-from storage.models import StaffUser
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -112,12 +110,8 @@ async def login(
 def logout(request: Request, gw: GW) -> Response:
     old: WebSession = request.state.web_session
     if old is not None and old.user is not None:
-        # Every cookie of this user issued until now is void: a copied cookie dies with the logout.
         with session_scope(gw.engine, write=True) as s:
-            user = s.exec(select(StaffUser).where(StaffUser.username == old.user)).first()
-            if user is not None:
-                user.sessions_valid_from = gw.clock()
-                s.add(user)
+            end_sessions(s, old.user, gw.clock())
     response = RedirectResponse("/login", status_code=303)
     set_cookie(
         response, _codec(request), _codec(request).new(lang=old.lang), secure=gw.config.http.secure_cookies

@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
 from gateway.api.deps import GW
-from gateway.queues import mark_call_returned
 from gateway.web.render import R, WebOperator
 from gateway.web.session import csrf_guard
 from storage.db import session_scope
@@ -46,6 +45,6 @@ def call_returned(
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     with session_scope(gw.engine, write=True) as s:
-        if not mark_call_returned(s, call_id, who.name, note.strip() or None, gw.clock()):
+        if gw.inbox.reports.mark_called_back(s, call_id, who.name, note.strip() or None) is None:
             return r.page(request, "error.html", 404, message="404")
     return RedirectResponse("/inbox#callbacks", status_code=303)

@@ -26,7 +26,7 @@ from gateway.web.i18n import (
 from gateway.web.session import WebSession
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 
 class LoginRequired(Exception):

@@ -27,7 +27,7 @@ from gateway.web.citizen_pages import STYLE as CARD_STYLE
 from gateway.webreport import WebReport, submit
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 Lang = Literal["lat", "cyr", "en"]
 MAX_PHOTOS = 3
@@ -383,7 +383,7 @@ def _reply_to(
     gw: Gateway, values: dict[str, str], errors: list[str]
 ) -> tuple[str, Literal["sms", "email", ""]]:
     """The one address answers go to, by the channel the reporter picked (or the one they gave)."""
-    from gateway.inbox import normalise_phone
+    from gateway.citizens import normalise_phone
 
     phone = normalise_phone(values["phone"], gw.config.gateway.default_region) if values["phone"] else None
     if values["phone"] and phone is None:

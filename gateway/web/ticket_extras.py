@@ -10,8 +10,7 @@ from sqlmodel import Session, col, select
 
 from gateway.notify import sms_body
 from gateway.tickets import UNDO_WINDOW, Actor, TransitionRefused
-from gateway.workorders import NOT_OURS, UtilityReply
-from gateway.workorders import _apply as apply_utility_reply  # the NIJE NAŠE step of a mail reply
+from gateway.utility_replies import NOT_OURS, UtilityReply
 from storage.models import Ticket
 
 CONFIRMED = {"duplicate", "discarded"}  # statuses the web asks a ticked confirmation for
@@ -38,5 +37,6 @@ def ticket_extras(session: Session, gw: Any, ticket: Ticket) -> dict[str, Any]:
 def refuse_work_order(gw: Any, session: Session, ticket: Ticket, actor: Actor, reason: str) -> None:
     """The field page's "not ours": the same step as the NIJE NAŠE keyword in a work-order mail."""
     reply = UtilityReply(NOT_OURS, reason)
-    if not apply_utility_reply(gw.tickets, gw.config, session, ticket, actor, reply, ""):
+    # the NIJE NAŠE step of a mail reply, so both ways back to the coordinator are one
+    if not gw.inbox.utility_replies.apply(session, ticket, actor, reply, ""):
         raise TransitionRefused("not_ours_only_assigned")

@@ -7,17 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from gateway.api.deps import GW
 from gateway.auth import Principal
 from gateway.queries import TicketFilter, list_tickets, ticket_detail
-from gateway.tickets import TRANSITIONS, Change, MissingDetail, Status, TicketError, TicketNotFound
+from gateway.tickets import TRANSITIONS, Change, MissingDetail, Status, Ticket, TicketError, TicketNotFound
 from gateway.web.render import R, WebOperator, WebStaff
 from gateway.web.session import csrf_guard
 from gateway.web.ticket_extras import CONFIRMED, refuse_work_order, ticket_extras
 from storage.db import session_scope
-from storage.models import AttachmentRow, Ticket
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 
@@ -51,13 +50,6 @@ def _timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _load(s: Session, reference: str) -> Ticket:
-    ticket = s.exec(select(Ticket).where(Ticket.reference == reference).with_for_update()).first()
-    if ticket is None:
-        raise TicketNotFound(reference)
-    return ticket
-
-
 def render_ticket(
     request: Request,
     r: R,
@@ -73,9 +65,8 @@ def render_ticket(
         extras: dict[str, Any] = {"undo_until": None, "sms_frame": ("", "")}
         extras.update(merged_into=None, merged=[])
         if detail is not None and who.sees_pii:
-            ticket = s.get(Ticket, detail["id"])
-            assert ticket is not None
-            route = gw.tickets.notifier.reply_route(s, ticket)
+            ticket = gw.tickets.get(s, detail["id"])
+            route = gw.tickets.outbox.reply_route(s, ticket)
             extras = ticket_extras(s, gw, ticket)
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
@@ -109,7 +100,7 @@ def _act(
     """Run one change in a write transaction; on success back to the ticket (POST→redirect→GET)."""
     try:
         with session_scope(gw.engine, write=True) as s:
-            ticket = _load(s, reference)
+            ticket = gw.tickets.load(s, reference)
             if not who.sees_pii and ticket.utility != who.utility:
                 raise TicketNotFound(reference)
             work(s, ticket)
@@ -271,17 +262,8 @@ async def progress(
             return
         gw.tickets.transition(s, t, Status(to), who.actor(), Change(note=_opt(note)))
         for (phase, sha, content_type, size), filename in zip(photos, names, strict=True):
-            s.add(
-                AttachmentRow(
-                    ticket_id=t.id,
-                    filename=filename,
-                    content_type=content_type,
-                    size=size,
-                    sha256=sha,
-                    kind="photo",
-                    phase=phase,
-                    created_at=gw.clock(),
-                )
+            gw.tickets.add_work_photo(
+                s, t, phase=phase, filename=filename, content_type=content_type, size=size, sha256=sha
             )
 
     from starlette.concurrency import run_in_threadpool

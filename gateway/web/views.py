@@ -20,7 +20,7 @@ from gateway.tickets import CLOCK_RUNNING, Status
 from storage.models import OutboxMessage, Ticket
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.runtime import Gateway
 
 RUNNING = frozenset(s.value for s in CLOCK_RUNNING)
 RESPONSE_TARGET_HOURS = 24  # operators validate within a working day; the SLA then runs 24/48 h

@@ -15,7 +15,7 @@ from tests.core.helpers import voicemail
 
 
 def _digest(gw: Any) -> MorningDigest:
-    return MorningDigest(gw.engine, gw.config, gw.calendar, gw.clock, "test")
+    return MorningDigest(gw.engine, gw.config, gw.calendar, gw.tickets.outbox, gw.clock, "test")
 
 
 def test_monday_digest_covers_the_weekend_and_is_sent_once(gateway: Any) -> None:

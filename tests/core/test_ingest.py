@@ -10,7 +10,7 @@ from gateway.tickets import Actor
 from storage.blobs import raw_bytes
 from storage.db import session_scope
 from storage.models import Citizen, CitizenIdentity, Message, OutboxMessage, Ticket
-from tests.core.helpers import mail, sms
+from tests.core.helpers import mail, sms, voicemail
 
 
 def _outbox(gw: Any) -> list[OutboxMessage]:
@@ -282,6 +282,21 @@ def test_sms_delivery_report_matches_by_reference_and_recipient(gateway: Any) ->
         assert s.get(OutboxMessage, ack.id).delivery == "delivered"
 
 
+def test_sms_delivery_report_with_the_number_as_on_the_wire_matches_its_message(gateway: Any) -> None:
+    from channels.base import ChannelKind, DeliveryReport, DeliveryState
+    from storage.queue import settle_outbox
+
+    gateway.config.sms.enabled = True
+    gateway.inbox.ingest_sync(sms(gateway, "064 1234567", "rupa"))
+    ack = _outbox(gateway)[0]
+    settle_outbox(gateway.engine, ack.id, gateway.clock(), sent=True, provider_ref="21")
+    gateway.inbox.record_delivery_sync(
+        DeliveryReport(ChannelKind.SMS, "0641234567", DeliveryState.FAILED, gateway.clock(), "21")
+    )
+    with session_scope(gateway.engine) as s:
+        assert s.get(OutboxMessage, ack.id).delivery == "failed"
+
+
 def test_missed_call_is_logged_for_call_back(gateway: Any) -> None:
     from channels.base import CallOutcome, CallRecord
     from storage.models import CallLog
@@ -310,3 +325,12 @@ def test_latin_automatic_sms_fit_one_gsm7_part_but_a_persons_reply_is_sent_as_ty
         and count_parts(ack.body, "keep_script").parts == 1
     )
     assert "č ć đ" in reply.body
+
+
+def test_a_voicemail_callers_national_number_is_read_by_the_core_as_e164(gateway: Any) -> None:
+    result = gateway.inbox.ingest_sync(voicemail(gateway, "064 123 4567", b"RIFF\x00\x00\x00\x00WAVE"))
+    with session_scope(gateway.engine) as s:
+        ticket = s.get(Ticket, result.ticket_id)
+        query = select(CitizenIdentity).where(CitizenIdentity.citizen_id == ticket.citizen_id)
+        identity = s.exec(query).one()
+        assert (identity.kind, identity.value) == ("phone", "+381641234567")

@@ -21,15 +21,10 @@ from sqlmodel import select
 
 from channels.base import ChannelKind, DeliveryFailed, Notification
 from gateway.app import create_app
+from gateway.config import WorkOrderSettings
 from gateway.photos import gps_from_photo
 from gateway.tickets import SYSTEM, Change, Status
-from gateway.workorders import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    WEBHOOK_CHANNEL,
-    WebhookNotifier,
-    WorkOrderSettings,
-)
+from gateway.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_CHANNEL, WebhookNotifier
 from storage.db import session_scope
 from storage.models import OutboxMessage, Ticket
 from tests.core.helpers import sms

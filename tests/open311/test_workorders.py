@@ -16,19 +16,12 @@ import pytest
 from PIL import Image
 from sqlmodel import col, select
 
+from gateway.config import WorkOrderSettings
 from gateway.photos import gps_from_photo
 from gateway.tickets import SYSTEM, Change, Status
+from gateway.utility_replies import DONE, IN_PROGRESS, NOT_OURS, RECEIVED, parse_reply
 from gateway.workers import OutboxSender
-from gateway.workorders import (
-    DONE,
-    IN_PROGRESS,
-    NOT_OURS,
-    RECEIVED,
-    WorkOrderReminders,
-    WorkOrderSettings,
-    escalation_chain,
-    parse_reply,
-)
+from gateway.workorders import WorkOrderReminders, escalation_chain
 from mail.intake import contact_from_bytes
 from mail.notifier import MailNotifier
 from mail.settings import MailRelaySettings, MailSettings
