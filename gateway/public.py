@@ -7,7 +7,6 @@ number of lookups a minute so references cannot be enumerated. Plain HTML, no Ja
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import html
@@ -15,14 +14,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from fastapi import APIRouter, Request, Response
+from typing import TYPE_CHECKING
 
 from gateway.text import lat_to_cyr
 
 if TYPE_CHECKING:
-    from gateway.runtime import Gateway
+    pass
 
 STYLE = (
     "body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222}"
@@ -95,34 +92,3 @@ TOO_MANY_HTML = _page(
     "Sistem 48 — previše upita",
     "<h1>Previše upita</h1><p>Pokušajte ponovo za minut.</p>",
 )
-
-
-def make_router(per_minute: int = 30) -> APIRouter:
-    router = APIRouter(tags=["status page"], include_in_schema=False)
-    limiters: dict[int, RateLimiter] = {}
-
-    def limiter(gw: Gateway) -> RateLimiter:
-        # One per gateway (tests build several apps in one process); created on first use.
-        key = id(gw)
-        if key not in limiters:
-            limiters[key] = RateLimiter(per_minute, timedelta(minutes=1), gw.clock)
-        return limiters[key]
-
-    @router.get("/s/{reference}")
-    async def status_page(request: Request, reference: str, t: str = "") -> Response:
-        gw: Any = request.app.state.gateway
-        ip = request.client.host if request.client else "?"
-        limit = limiter(gw)
-        if not limit.allow(ip):
-            return Response(
-                TOO_MANY_HTML,
-                429,
-                headers={**HEADERS, "Retry-After": str(limit.retry_after(ip))},
-                media_type="text/html; charset=utf-8",
-            )
-        # Links sent by e-mail before the short form; the page itself is gateway.web.citizen_pages.
-        from gateway.web.citizen_pages import page_response
-
-        return await asyncio.to_thread(page_response, gw, reference, t)
-
-    return router

@@ -348,12 +348,5 @@ def make_router() -> APIRouter:
 
 
 def mount(app: FastAPI) -> None:
-    """Open311 and the citizen's status page; called once from `gateway.api.mount_api`."""
-    from gateway.public import make_router as status_page_router
-    from gateway.web.citizen_pages import make_router as citizen_router
-    from gateway.web.report_pages import make_router as report_router
-
+    """Open311; called once from `gateway.api.mount_api` (the citizen's pages are in gateway.web)."""
     app.include_router(make_router())
-    app.include_router(citizen_router())
-    app.include_router(report_router())
-    app.include_router(status_page_router())

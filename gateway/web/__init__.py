@@ -35,6 +35,7 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.admin_pages import router as admin_router
+    from gateway.web.citizen_pages import make_router as citizen_router
     from gateway.web.desk_pages import router as desk_router
     from gateway.web.health_page import router as health_router
     from gateway.web.manager_pages import router as manager_router
@@ -42,6 +43,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.pages import router as pages_router
     from gateway.web.queue_pages import router as queue_router
     from gateway.web.render import Renderer, install_error_pages
+    from gateway.web.report_pages import make_router as report_router
     from gateway.web.ticket_pages import router as ticket_router
 
     codec = SessionCodec(gw.config.secret(), gw.clock, timedelta(hours=gw.config.http.session_hours))
@@ -58,4 +60,6 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(desk_router)
     app.include_router(queue_router)
     app.include_router(admin_router)
+    app.include_router(citizen_router())  # the citizen's status page and public report form:
+    app.include_router(report_router())  # no login, their own rate limits
     install_error_pages(app)

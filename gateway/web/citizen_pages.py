@@ -311,6 +311,14 @@ def make_router(per_minute: int = 30, reopen_per_hour: int = 10) -> APIRouter:
             media_type="text/html; charset=utf-8",
         )
 
+    @router.get("/s/{reference}")
+    async def status_page_by_query(request: Request, reference: str, t: str = "") -> Response:
+        """The long form `/s/<ref>?t=<token>` that e-mails carried before the short link."""
+        gw: Any = request.app.state.gateway
+        if (refused := allowed(request, gw, "view")) is not None:
+            return refused
+        return await asyncio.to_thread(page_response, gw, reference, t)
+
     @router.get("/s/{reference}/{token}")
     async def status_page(request: Request, reference: str, token: str, ok: str = "") -> Response:
         gw: Any = request.app.state.gateway
