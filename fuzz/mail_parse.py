@@ -13,7 +13,7 @@ import atheris
 from fuzz.checks import Violation, storable_contact
 
 with atheris.instrument_imports(include=["mail", "email"]):
-    from mail import parse
+    from mail import intake, parse, walk
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RCPT = ("sistem48+S48-2026-000001@sistem48.localhost",)
@@ -33,12 +33,12 @@ def _recording(walker: Callable[..., Any]) -> Callable[..., Any]:
 
 
 for _name in ("_walk_multipart", "_walk_leaf", "_walk_forwarded"):
-    setattr(parse, _name, _recording(getattr(parse, _name)))
+    setattr(walk, _name, _recording(getattr(walk, _name)))
 
 
 def test_one_input(data: bytes) -> None:
     _swallowed.clear()
-    contact = parse.contact_from_bytes(data, received_at=NOW, mail_from="pera@example.rs", rcpt_tos=RCPT)
+    contact = intake.contact_from_bytes(data, received_at=NOW, mail_from="pera@example.rs", rcpt_tos=RCPT)
     if contact.meta.get("quarantine", "").startswith("parser error"):
         # Parse again without parse_message's catch-all, so the traceback reaches the fuzzer.
         parse._parse(data, "pera@example.rs")

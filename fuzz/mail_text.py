@@ -10,7 +10,8 @@ import atheris
 from fuzz.checks import Violation
 
 with atheris.instrument_imports(include=["mail", "email", "html", "inscriptis"]):
-    from mail import charset, parse, quotes
+    from mail import charset, quotes
+    from mail.text import html_to_text
 
 LABELS = ("utf-8", "windows-1250", "iso-8859-2", "koi8-r", "iso-2022-jp", "gb2312", "unknown-8bit", "utf-7")
 
@@ -28,7 +29,7 @@ def test_one_input(data: bytes) -> None:
         # Header values reach the decoder as str with raw 8-bit bytes carried as surrogate escapes.
         charset.decode_header_text(payload.decode("ascii", "surrogateescape"))
     elif mode == 2:
-        parse.html_to_text(payload.decode("utf-8", "replace"))
+        html_to_text(payload.decode("utf-8", "replace"))
     else:
         text = payload.decode("utf-8", "replace")
         new, _quoted = quotes.split_reply(text, label)

@@ -1,4 +1,4 @@
-"""Starting inputs for each fuzz target: the shared mail corpus, synthetic MIME shapes, PDUs built
+"""Starting inputs for each fuzz target: the project's mail corpus, synthetic MIME shapes, PDUs built
 by the codec the simulator uses, and keyword lines as citizens type them."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def mail_corpus() -> Path:
-    """The steering repository's shared/mailcorpus beside the clone (as in CI); env var overrides."""
-    default = ROOT.parent / "shared" / "mailcorpus"
-    folder = Path(os.environ.get("SISTEM48_MAILCORPUS", default))
-    if not folder.is_dir():
-        raise SystemExit(f"mail corpus not found at {folder} (set SISTEM48_MAILCORPUS)")
-    return folder
+def mail_corpora() -> list[Path]:
+    """The repository's own corpus (tests/mail/corpus), plus $SISTEM48_EXTRA_MAILCORPUS when it is set."""
+    folders = [ROOT / "tests" / "mail" / "corpus"]
+    extra = os.environ.get("SISTEM48_EXTRA_MAILCORPUS")
+    if extra and Path(extra).is_dir():
+        folders.append(Path(extra))
+    return folders
 
 
 _SYNTHETIC_MAIL = (
@@ -65,9 +65,10 @@ KEYWORD_LINES = (
 
 
 def mail_parse() -> Iterator[bytes]:
-    for path in sorted(mail_corpus().iterdir()):
-        if path.is_file() and path.name != "MANIFEST.md":
-            yield path.read_bytes()
+    for folder in mail_corpora():
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix in (".eml", ".tnef"):
+                yield path.read_bytes()
     yield from _SYNTHETIC_MAIL
 
 

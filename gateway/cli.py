@@ -168,11 +168,16 @@ def _template_parts(cfg: Config) -> None:
         "label": "u radu",
         "due_part": " Rok: 24.11. 15:30.",
         "text": "Hvala na prijavi.",
+        "mail": (cfg.mail.accept_addresses or [cfg.mail.from_address])[0],
     }
     typer.echo(f"  SMS templates (policy {cfg.sms.encoding_policy}; parts latin/cyrillic):")
-    for kind in SMS_TEMPLATES:
+    templates = {**SMS_TEMPLATES, "ack_mms": cfg.sms.mms_reply}
+    for kind, template in templates.items():
         counts = [
-            count_parts(sms_body(kind, script, automatic=kind != "reply", **sample), cfg.sms.encoding_policy)
+            count_parts(
+                sms_body(kind, script, automatic=kind != "reply", template=template, **sample),
+                cfg.sms.encoding_policy,
+            )
             for script in ("latin", "cyrillic")
         ]
         flag = "" if all(c.parts == 1 for c in counts) else "   <- more than one part"
@@ -262,7 +267,7 @@ def _ingest(cfg: Config, contact: Any) -> None:
 @inject_app.command("mail")
 def inject_mail(file: Path, config: ConfigOpt = None) -> None:
     """Ingest an RFC 5322 message from a file, as if it arrived by SMTP."""
-    from mail.parse import contact_from_bytes
+    from mail.intake import contact_from_bytes
 
     cfg = _config(config)
     raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()

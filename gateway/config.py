@@ -288,4 +288,33 @@ def load_config(path: Path | None) -> Config:
         # A file that names no catalogue gets the shipped one (Serbian utilities and categories).
         defaults = tomllib.loads(EMBEDDED_DEFAULTS.read_text(encoding="utf-8"))
         data["utilities"], data["categories"] = defaults["utilities"], defaults["categories"]
-    return parse_config(data, str(path))
+    config = parse_config(data, str(path))
+    if path != EMBEDDED_DEFAULTS:
+        # the directory the file is named in (config.example.toml is a symlink into the package)
+        anchor_paths(config, path.absolute().parent)
+    return config
+
+
+def anchor_paths(config: BaseModel, base: Path) -> None:
+    """Make a file's relative paths relative to the file's directory, not to the shell's: every command
+    given the same --config (the gateway, `token create` from elsewhere) must open the same database.
+    The embedded defaults keep the working directory (`scripts/run.sh` runs in the checkout)."""
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, Path) and not value.is_absolute():
+            setattr(config, name, base / value)
+        elif isinstance(value, BaseModel):
+            anchor_paths(value, base)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, BaseModel):
+                    anchor_paths(item, base)
+    if isinstance(config, Config):
+        url = config.database.url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+            config.database.url = "sqlite:///" + str(base / url.removeprefix("sqlite:///"))
+        sms = config.sms
+        if sms.model == "dummy" and not Path(sms.device).is_absolute():
+            sms.device = str(base / sms.device)  # the dummy driver's device is a directory
+        if sms.debug_file and not Path(sms.debug_file).is_absolute():
+            sms.debug_file = str(base / sms.debug_file)

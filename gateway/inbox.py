@@ -310,7 +310,13 @@ class GatewayInbox:
         self._attachments(s, ticket, message, stored)
         if created:
             known = [new_identity] if new_identity is not None else None
-            self.notifier.acknowledge(s, ticket, suppress=meta.get("suppress_ack") == "1", identities=known)
+            self.notifier.acknowledge(
+                s,
+                ticket,
+                suppress=meta.get("suppress_ack") == "1",
+                identities=known,
+                kind="ack_mms" if meta.get("sms_kind") == "mms" else None,
+            )
         return IngestResult(
             ticket.id, ticket.reference, created=created, duplicate=False, message_id=message.id
         )

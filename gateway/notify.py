@@ -99,11 +99,13 @@ EMAIL_LINES = {
 _PLACEHOLDER = re.compile(r"(\{[^{}]*\})")
 
 
-def sms_body(kind: str, script: str, *, automatic: bool = True, **values: Any) -> str:
+def sms_body(
+    kind: str, script: str, *, automatic: bool = True, template: str | None = None, **values: Any
+) -> str:
     """The SMS text of a template. One diacritic makes a whole SMS UCS-2 (70 instead of 160
     characters a part), so Latin readers get our automatic texts without them — as Serbians text
     each other anyway; Cyrillic readers get Cyrillic. A person's reply is sent as typed."""
-    body = render(SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"]), script, **values)
+    body = render(template or SMS_TEMPLATES.get(kind, SMS_TEMPLATES["reply"]), script, **values)
     return sms_text(body, "gsm7_latin") if script == "latin" and automatic else body
 
 
@@ -200,6 +202,7 @@ class CitizenNotifier:
             "where": ticket.forwarded_to or "",
             "original": "",
             "text": "",
+            "mail": (self.config.mail.accept_addresses or [self.config.mail.from_address])[0],
         }
         values.update(extra)
         return values
@@ -226,7 +229,9 @@ class CitizenNotifier:
                 values[key] = lat_to_cyr(str(values[key]))
         now = self.clock()
         if channel == "sms":
-            body = sms_body(kind, ticket.script, automatic=automatic, **values)
+            # an MMS notice gets the configurable "send photos by e-mail" text instead of the ack
+            template = self.config.sms.mms_reply if kind == "ack_mms" else None
+            body = sms_body(kind, ticket.script, automatic=automatic, template=template, **values)
             row = OutboxMessage(
                 ticket_id=ticket.id,
                 kind=kind,
@@ -285,6 +290,7 @@ class CitizenNotifier:
         *,
         suppress: bool,
         identities: list[CitizenIdentity] | None = None,
+        kind: str | None = None,
     ) -> None:
         """The acknowledgement of a new ticket, unless loop protection or a rate limit forbids it."""
         if suppress:
@@ -296,9 +302,8 @@ class CitizenNotifier:
             self.config.mail.max_acks_per_sender_per_hour
         ):
             return
-        self.queue_for_citizen(
-            session, ticket, "ack_voice" if ticket.channel == "voice" else "ack", route=route
-        )
+        kind = kind or ("ack_voice" if ticket.channel == "voice" else "ack")
+        self.queue_for_citizen(session, ticket, kind, route=route)
 
     def _recent_acks(self, session: Session, recipient: str) -> int:
         since = self.clock() - timedelta(hours=1)

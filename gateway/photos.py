@@ -11,6 +11,18 @@ from pillow_heif import register_heif_opener
 register_heif_opener()  # iPhones send HEIC
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/heic", "image/heif", "image/webp"}
+# What the bytes are, whatever the sender labelled them: Open311 clients (Python requests' default
+# multipart, curl -F without ;type=) often send a photo part without a Content-Type.
+_FORMAT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
+
+
+def photo_type(data: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG, WebP or HEIC photo judged by its bytes (Pillow); None otherwise."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return _FORMAT_TYPES.get(img.format or "")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
 
 
 def _degrees(value: tuple[float, float, float], ref: str) -> float:

@@ -10,7 +10,7 @@ import logging
 import ssl
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -20,10 +20,14 @@ from channels.base import (
     ChannelMisconfigured,
     ChannelState,
     ChannelStatus,
+    ChannelUnavailable,
     Inbox,
     RawInbound,
+    listen_failed,
 )
-from mail.limits import ClientLimits
+from channels.clock import utc_now
+from channels.privacy import mask_address
+from mail.limits import ClientLimits, SessionGate
 from mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
@@ -32,43 +36,10 @@ _AIOSMTPD_LOGGER = "mail.log"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please try again later"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def mask_address(address: str | None) -> str:
-    """`j***@example.org`: enough to follow a log, not enough to identify a citizen."""
-    if not address:
-        return "<>"
-    local, _, domain = address.strip("<>").rpartition("@")
-    if not local:
-        return "***"
-    return f"{local[0]}***@{domain}"
-
-
-class _SessionGate:
-    """Caps concurrent sessions per client IP."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open: Counter[str] = Counter()
-
-    def admit(self, ip: str) -> bool:
-        if self.limit > 0 and self.open[ip] >= self.limit:
-            return False
-        self.open[ip] += 1
-        return True
-
-    def release(self, ip: str) -> None:
-        self.open[ip] -= 1
-        if self.open[ip] <= 0:
-            del self.open[ip]
-
-
 class _GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with a per-IP gate, a whole-session deadline and a 421 on internal errors."""
 
-    gate: _SessionGate
+    gate: SessionGate
     limits: ClientLimits
     session_deadline_s: float
     live: set[_GatewaySMTP]
@@ -191,7 +162,7 @@ class MailChannel:
         self._inbox: Inbox | None = None
         self._server: asyncio.Server | None = None
         self._live: set[_GatewaySMTP] = set()
-        self._gate = _SessionGate(settings.max_sessions_per_ip)
+        self._gate = SessionGate(settings.max_sessions_per_ip)
         self._limits = ClientLimits(settings)
         self._state = ChannelState.STOPPED
         self._detail = ""
@@ -280,9 +251,11 @@ class MailChannel:
                 factory, settings.listen_host, settings.listen_port, backlog=256
             )
         except OSError as exc:
-            self._state = ChannelState.MISCONFIGURED
+            error = listen_failed(self.name, f"{settings.listen_host}:{settings.listen_port}", exc)
+            down = isinstance(error, ChannelUnavailable)
+            self._state = ChannelState.DOWN if down else ChannelState.MISCONFIGURED
             self._detail = f"cannot listen on {settings.listen_host}:{settings.listen_port}"
-            raise ChannelMisconfigured(f"mail: {self._detail}: {exc.strerror}") from exc
+            raise error from exc
         self._port = int(self._server.sockets[0].getsockname()[1])
         self._state, self._detail, self._since = ChannelState.UP, "", self._clock()
         log.info("mail channel listening on %s:%d", settings.listen_host, self._port)

@@ -1,8 +1,6 @@
-"""Best-effort decoding of mail bytes whose charset label is missing, wrong or unknown.
-
-Strategy from recipes/mail.md §2.1: alias table, declared label, strict UTF-8, mostly-valid
-UTF-8, then a detection constrained to the charsets Serbian (and neighbouring) senders use.
-"""
+"""Best-effort decoding of mail bytes whose charset label is missing, wrong or unknown: alias table,
+declared label, strict UTF-8, mostly-valid UTF-8, then a detection constrained to the charsets
+Serbian (and neighbouring) senders use."""
 
 from __future__ import annotations
 

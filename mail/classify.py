@@ -43,6 +43,11 @@ class Classification:
     reason: str = ""
 
 
+def is_null_sender(envelope_from: str | None) -> bool:
+    """MAIL FROM:<> (RFC 5321 §4.5.5): a bounce or other automatic mail, never to be answered."""
+    return envelope_from is not None and envelope_from.strip() in ("", "<>")
+
+
 def _report_type(msg: Message) -> str:
     if msg.get_content_type() != "multipart/report":
         return ""
@@ -62,7 +67,7 @@ def classify(
     content_types = {part.get_content_type() for part in msg.walk()}
     if report == "disposition-notification" or "message/disposition-notification" in content_types:
         return Classification(MDN, True, reason="disposition-notification")
-    null_sender = envelope_from is not None and envelope_from.strip() in ("", "<>")
+    null_sender = is_null_sender(envelope_from)
     if (
         report == "delivery-status"
         or "message/delivery-status" in content_types

@@ -1,9 +1,10 @@
 """Per-client SMTP limits: connections per minute and messages per hour for each client address
-(moving windows from the `limits` library), with the configured relays exempt."""
+(moving windows from the `limits` library, the configured relays exempt), open sessions per address."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 
 from limits import RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import MemoryStorage
@@ -32,3 +33,22 @@ class ClientLimits:
 
     def message_allowed(self, ip: str) -> bool:
         return self._messages is None or self.trusted(ip) or self._limiter.hit(self._messages, "m", ip)
+
+
+class SessionGate:
+    """Caps concurrent sessions per client IP."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: Counter[str] = Counter()
+
+    def admit(self, ip: str) -> bool:
+        if self.limit > 0 and self.open[ip] >= self.limit:
+            return False
+        self.open[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self.open[ip] -= 1
+        if self.open[ip] <= 0:
+            del self.open[ip]

@@ -1,8 +1,6 @@
-"""Outbound mail to citizens (acknowledgements, status updates) through the configured SMTP relay.
-
-Marks automatic mail per RFC 3834 so autoresponders do not answer it; SMTP 4xx and network errors
-are temporary failures, 5xx permanent.
-"""
+"""Outbound mail to citizens (acknowledgements, status updates) through the configured SMTP relay,
+marked automatic per RFC 3834 so autoresponders do not answer it; SMTP 4xx and network errors are
+temporary failures, 5xx permanent."""
 
 from __future__ import annotations
 
@@ -19,13 +17,10 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from channels.base import DeliveryFailed, DeliveryReceipt, Notification
+from channels.clock import utc_now
 from mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _bracketed(message_id: str) -> str:
@@ -36,7 +31,7 @@ def _bracketed(message_id: str) -> str:
 class MailNotifier:
     """Sends one `Notification` per call through the relay in `settings.relay`."""
 
-    def __init__(self, settings: MailSettings, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, settings: MailSettings, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
         self._clock = clock
 

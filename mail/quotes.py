@@ -1,8 +1,6 @@
-"""Split a reply into the citizen's new text and the quoted history below it.
-
-English, Serbian (Latin and Cyrillic) and Russian quote headers, Outlook header blocks, `>`.
-An inline-forwarded message is never stripped: a forwarded complaint is the content.
-"""
+"""Split a reply into the citizen's new text and the quoted history below it (English, Serbian Latin
+and Cyrillic, Russian quote headers, Outlook header blocks, `>`). An inline-forwarded message is
+never stripped: a forwarded complaint is the content."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from channels.base import (
     InboundContact,
     Inbox,
 )
-from sms import codec
+from sms import codec, kinds
 from sms.modem import Modem, ModemHealth, utc_now
 from sms.settings import SmsSettings
 
@@ -84,7 +84,10 @@ class AssembledSms:
         digest = hashlib.sha256(self.sender.encode())
         for part in self.parts:
             sent = part.sent_at.isoformat() if part.sent_at else ""
-            fields = (sent, part.concat_ref, part.concat_total, part.concat_seq, part.text)
+            fields: tuple[object, ...] = (sent, part.concat_ref, part.concat_total, part.concat_seq)
+            fields += (part.text,)
+            if data := kinds.payload(part):  # 8-bit user data: two MMS notices differ only there
+                fields += (data.hex(),)
             digest.update(b"\x1e" + "\x1f".join(map(str, fields)).encode())
         return "sms-" + digest.hexdigest()
 
@@ -316,15 +319,29 @@ class SmsChannel:
             meta["parts_expected"] = str(message.total)
         if e164 is None:
             meta["sender_format"] = "alphanumeric"
+        body = self._kind_and_reply(message, meta)
         return InboundContact(
             channel=ChannelKind.SMS,
             external_id=message.external_id(),
             sender=e164 or message.sender.strip(),
             received_at=(first.sent_at or self._clock()).astimezone(UTC),
-            body=message.text,
+            body=body,
             meta=meta,
             raw=message.raw,
         )
+
+    def _kind_and_reply(self, message: AssembledSms, meta: dict[str, str]) -> str:
+        """The body for the core: the citizen's text, or for an MMS notice, a binary or an empty SMS
+        a description for staff (never an empty ticket); and whether a reply may be sent at all."""
+        sort = kinds.classify(message.parts, message.text)
+        meta.update(sort.meta)
+        if sort.kind in ("binary", "empty"):
+            meta["quarantine"] = sort.summary  # kept for staff, no ticket, no reply
+        s = self.settings
+        refusal = kinds.reply_refusal(message.sender, s.default_region, s.reply_regions, s.reply_mobile_only)
+        if refusal is not None:
+            meta["suppress_ack"], meta["reply_refused"] = "1", refusal
+        return message.text if sort.kind in ("text", "flash") else sort.summary
 
     async def _ingest(self, message: AssembledSms, partial: bool, inbox: Inbox) -> bool:
         contact = self._contact(message, partial)

@@ -83,8 +83,10 @@ class SmsPart:
     def identity(self) -> tuple[object, ...]:
         """What makes two stored copies the same SMS (a re-delivery), whatever their location."""
         sent = self.sent_at.isoformat() if self.sent_at else ""
+        data = self.raw.get("Text")  # 8-bit user data (an MMS notice, a vCard) is bytes, not in .text
+        binary = (bytes(data).hex(),) if isinstance(data, bytes | bytearray) and data else ()
         return (self.kind, self.number, sent, self.concat_ref, self.concat_total,
-                self.concat_seq, self.text, self.message_reference)  # fmt: skip
+                self.concat_seq, self.text, self.message_reference, *binary)  # fmt: skip
 
 
 def script_of(text: str) -> Literal["cyrillic", "latin"]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 
 from channels.base import ChannelError, DeliveryFailed, DeliveryReceipt, Notification
-from sms import codec
+from sms import codec, kinds
 from sms.channel import mask_number
 from sms.modem import Modem, utc_now
 from sms.settings import SmsSettings
@@ -53,6 +53,10 @@ class SmsNotifier:
             raise DeliveryFailed("recipient is not a phone number", permanent=True) from None
         if not phonenumbers.is_valid_number(parsed):
             raise DeliveryFailed("recipient is not a valid phone number", permanent=True)
+        s = self.settings
+        refusal = kinds.reply_refusal(raw, s.default_region, s.reply_regions, s.reply_mobile_only)
+        if refusal is not None:
+            raise DeliveryFailed(f"recipient not allowed by sms.reply_*: {refusal}", permanent=True)
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
     def _concat_ref(self, recipient: str) -> int:

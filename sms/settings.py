@@ -33,6 +33,13 @@ class SmsSettings(BaseModel):
     quiet_hours_start: time | None = time(21, 0)
     quiet_hours_end: time | None = time(8, 0)
     thread_window_hours: float = 72
+    # Replies (acknowledgements, status SMS) go only to mobile numbers of these regions (empty: the
+    # default_region): a foreign, premium-rate or short number must not make the gateway spend money.
+    reply_regions: list[str] = Field(default_factory=list)
+    reply_mobile_only: bool = True
+    # The one reply to an MMS (its photo cannot come through the modem); Cyrillic readers get it
+    # transliterated. {mail}: the municipal address (first of mail.accept_addresses), {ref}: the ticket.
+    mms_reply: str = "Sistem48: MMS ne stize do nas. Fotografije posaljite e-postom na {mail}, uz broj {ref}."
 
     # Reconnect backoff after the modem dropped: doubles from min to max.
     reconnect_backoff_min_s: float = Field(default=1.0, gt=0)

@@ -91,6 +91,12 @@ def inject_incoming(
     return written
 
 
+def inject_pdu(modem_dir: Path, sms: codec.GammuSms) -> Path:
+    """Store one SMS exactly as given (a dict from gammu.DecodePDU of a hand-built PDU, say): binary
+    SMS, port-addressed WAP pushes and odd status reports, which no text API produces."""
+    return _place(modem_dir, sms)
+
+
 def inject_status_report(
     modem_dir: Path,
     recipient: str,

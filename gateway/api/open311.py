@@ -24,7 +24,7 @@ from starlette.datastructures import UploadFile
 
 from channels.base import Attachment, ChannelKind, InboundContact
 from gateway.auth import Principal, principal_for_token
-from gateway.photos import PHOTO_TYPES, gps_from_photo, strip_metadata
+from gateway.photos import gps_from_photo, photo_type, strip_metadata
 from gateway.text import mask_pii
 from storage.db import session_scope
 from storage.models import AttachmentRow, CitizenIdentity, Message, Ticket, TicketEvent
@@ -429,8 +429,8 @@ async def _photo(form: Any) -> Attachment | None:
         raise Open311Error(400, "media is larger than 10 MB")
     if not data:
         return None
-    content_type = (upload.content_type or "").lower()
-    if content_type not in PHOTO_TYPES or strip_metadata(data) is None:
+    content_type = photo_type(data)  # the bytes decide, not the part's Content-Type (often absent)
+    if content_type is None or strip_metadata(data) is None:
         raise Open311Error(400, "media must be a JPEG, PNG, HEIC or WebP photo")
     return Attachment(upload.filename or "photo.jpg", content_type, data)
 

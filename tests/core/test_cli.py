@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from gateway.app import create_app
 from gateway.cli import app
+from gateway.config import load_config
 from storage.db import make_engine, session_scope
 from storage.models import ApiToken, StaffUser, Ticket
 
@@ -81,3 +86,34 @@ def test_inject_sms_goes_through_the_inbox(cfg_file: Path, db_url: str) -> None:
         ticket: Any = s.exec(select(Ticket)).one()
         assert ticket.channel == "sms" and ticket.suggested_category == "javna_rasveta"
     engine.dispose()
+
+
+def test_a_command_run_from_another_directory_uses_the_gateways_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    site.mkdir()
+    elsewhere.mkdir()
+    config_path = site / "config.toml"
+    config_path.write_text(
+        "[gateway]\ndata_dir = 'var'\n[database]\nurl = 'sqlite:///var/sistem48.db'\n"
+        "[mail]\nenabled = false\n[sms]\nenabled = false\ndevice = 'var/modem'\n[sip]\nenabled = false\n"
+        "[transcription]\nenabled = false\n"
+    )
+    sistem48 = Path(sys.executable).parent / "sistem48"
+    done = subprocess.run(
+        [str(sistem48), "token", "create", "--role", "operator", "--config", str(config_path)],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert (site / "var" / "sistem48.db").exists()
+    assert not list(elsewhere.iterdir()), "nothing may be created where the command was run"
+
+    monkeypatch.chdir(tmp_path)  # the gateway's own working directory is yet another one
+    config = load_config(config_path)
+    assert config.sms.device == str(site / "var" / "modem")
+    with TestClient(create_app(config)) as client:
+        r = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert not (tmp_path / "var").exists()

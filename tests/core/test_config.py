@@ -70,3 +70,18 @@ def test_secret_comes_from_environment_when_set(tmp_path: Path, monkeypatch: pyt
     assert cfg.secret() == generated and (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
     monkeypatch.setenv("SISTEM48_SECRET", "from-env")
     assert cfg.secret() == b"from-env"
+
+
+def test_relative_paths_follow_the_directory_the_config_file_is_named_in(tmp_path: Path) -> None:
+    # config.example.toml at the top of the checkout is a symlink into the package: its paths must
+    # mean the checkout, where `scripts/run.sh` runs, not the package directory.
+    real = tmp_path / "package" / "defaults.toml"
+    real.parent.mkdir()
+    real.write_text("[gateway]\ndata_dir = 'var'\n[database]\nurl = 'sqlite:///var/s.db'\n")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "config.toml").symlink_to(real)
+    config = load_config(site / "config.toml")
+    assert config.gateway.data_dir == site / "var"
+    assert config.database_url() == f"sqlite:///{site / 'var' / 's.db'}"
+    assert load_config(real).gateway.data_dir == real.parent / "var"

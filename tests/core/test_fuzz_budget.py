@@ -14,7 +14,7 @@ import pytest
 
 from fuzz.checks import storable_contact, storable_text
 from fuzz.seeds import SEEDS, regressions
-from mail.parse import contact_from_bytes
+from mail.intake import contact_from_bytes
 from sms import codec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -57,7 +57,7 @@ def test_relay_answering_4xx_shows_on_healthz_and_heals_when_it_takes_mail_again
             cfg.mail.enabled = True
             cfg.mail.relay = relay_settings
             gw = build_gateway(cfg, clock=clock, roles={"outbox"})
-            from mail.parse import contact_from_bytes
+            from mail.intake import contact_from_bytes
 
             raw = citizen_mail("Ne radi sijalica.", to=ADDRESS)
             contact = contact_from_bytes(

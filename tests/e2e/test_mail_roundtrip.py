@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import select
 
 from gateway.app import build_gateway
-from mail.parse import contact_from_bytes
+from mail.intake import contact_from_bytes
 from storage.blobs import raw_bytes
 from storage.db import session_scope
 from storage.models import Message, Ticket

@@ -19,10 +19,17 @@ from mail.channel import MailChannel
 from mail.intake import decode_spooled
 from mail.settings import MailRelaySettings, MailSettings
 
-# The steering repository's shared/ sits beside the clone (as in CI); SISTEM48_MAILCORPUS overrides.
-CORPUS = Path(
-    os.environ.get("SISTEM48_MAILCORPUS", Path(__file__).resolve().parents[3] / "shared" / "mailcorpus")
-)
+# The project's own corpus, written by tests/mail/corpusgen (python -m tests.mail.corpusgen).
+CORPUS = Path(__file__).resolve().parent / "corpus"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def extra_corpus() -> Path | None:
+    """An external corpus of other projects' fixtures, run as an extra check when present:
+    $SISTEM48_EXTRA_MAILCORPUS, else shared/mailcorpus beside the repository (as in CI)."""
+    configured = os.environ.get("SISTEM48_EXTRA_MAILCORPUS")
+    folder = Path(configured) if configured else REPO_ROOT.parent / "shared" / "mailcorpus"
+    return folder if folder.is_dir() else None
 
 
 @pytest.fixture
@@ -128,6 +135,17 @@ def citizen_mail(
     for name, value in (extra_headers or {}).items():
         msg[name] = value
     msg.set_content(body)
+    return msg.as_bytes()
+
+
+def with_attachment(data: bytes, ctype: str, filename: str | None) -> bytes:
+    """A citizen's mail with one attachment of the given type (a photo, a winmail.dat, …)."""
+    msg = EmailMessage()
+    msg["From"] = "petar@example.org"
+    msg["Subject"] = "Fotografija"
+    msg.set_content("Šaljem sliku.")
+    maintype, subtype = ctype.split("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg.as_bytes()
 
 

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from channels.base import InboundContact
-from mail.parse import LIMITS, MimeLimits, contact_from_bytes, mime_shape_problem
+from mail.intake import contact_from_bytes
+from mail.mime_guard import LIMITS, MimeLimits, mime_shape_problem
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 HANG_GUARD_S = 60

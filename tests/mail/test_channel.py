@@ -13,6 +13,7 @@ from channels.base import (
     Channel,
     ChannelMisconfigured,
     ChannelState,
+    ChannelUnavailable,
     DeliveryState,
 )
 from mail.channel import MailChannel
@@ -24,6 +25,7 @@ from tests.mail.conftest import (
     running_channel,
     smtp_client,
 )
+from tests.mail.corpusgen.machines import OUR_ID
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +76,7 @@ async def test_accepted_mail_reaches_the_inbox_before_the_250(inbox: RecordingIn
 
 
 async def test_raw_bytes_are_kept_exactly_as_received(inbox: RecordingInbox) -> None:
-    raw = _crlf((CORPUS / "kix__PostMaster-Test12.eml").read_bytes())
+    raw = _crlf((CORPUS / "charset-apple-mail-many-charsets.eml").read_bytes())
     async with running_channel(inbox, channel_settings(max_message_bytes=2_000_000)) as channel:
         await asyncio.to_thread(_send, channel.port, raw)
     assert inbox.contacts[0].raw == raw
@@ -208,25 +210,25 @@ async def test_malformed_mail_is_ingested_with_a_quarantine_reason(inbox: Record
 
 
 async def test_corpus_mail_that_breaks_the_stdlib_parser_is_accepted(inbox: RecordingInbox) -> None:
-    raw = _crlf((CORPUS / "kix__PostMaster-Test12.eml").read_bytes())
+    raw = _crlf((CORPUS / "charset-apple-mail-many-charsets.eml").read_bytes())
     async with running_channel(inbox, channel_settings(max_message_bytes=2_000_000)) as channel:
-        await asyncio.to_thread(_send, channel.port, raw, mail_from="me@example.com")
+        await asyncio.to_thread(_send, channel.port, raw, mail_from="boris@example.rs")
     contact = inbox.contacts[0]
-    assert contact.subject == "test äöüß"
-    assert "Обяснительная.jpg" in [a.filename for a in contact.attachments]
+    assert contact.subject == "test čćž"
+    assert "Објашњење.jpg" in [a.filename for a in contact.attachments]
 
 
 async def test_bounce_is_ingested_and_reported_as_a_failed_delivery(inbox: RecordingInbox) -> None:
-    raw = _crlf((CORPUS / "flanker__bounce_zed.eml").read_bytes())
+    raw = _crlf((CORPUS / "bounce-postfix-dsn.eml").read_bytes())
     async with running_channel(inbox) as channel:
         await asyncio.to_thread(_send, channel.port, raw, mail_from="<>")
     contact = inbox.contacts[0]
     assert contact.meta["auto"] == "bounce"
     assert contact.meta["suppress_ack"] == "1"
     [report] = inbox.deliveries
-    assert report.recipient == "asdfasdfasdfasdfasdfasdfewrqertrtyrthsfgdfgadfqeadvxzvz@gmail.com"
+    assert report.recipient == "nepostoji@example.rs"
     assert report.state == DeliveryState.FAILED
-    assert report.provider_ref == "20090708054735.GC7578@example.com"
+    assert report.provider_ref == OUR_ID
     assert "5.1.1" in report.detail
 
 
@@ -268,16 +270,26 @@ async def test_sessions_per_ip_are_capped(inbox: RecordingInbox) -> None:
     assert len(inbox.contacts) == 1
 
 
-async def test_start_on_a_taken_port_raises_misconfigured(inbox: RecordingInbox) -> None:
+async def test_start_on_a_taken_port_raises_unavailable_and_shows_down(inbox: RecordingInbox) -> None:
+    # Another process may free the port: the supervisor retries (channels.base.listen_failed).
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         port = blocker.getsockname()[1]
         channel = MailChannel(channel_settings(listen_port=port))
-        with pytest.raises(ChannelMisconfigured):
+        with pytest.raises(ChannelUnavailable):
             await channel.start(inbox)
-        assert channel.status().state == ChannelState.MISCONFIGURED
+        assert channel.status().state == ChannelState.DOWN
         await channel.stop()
+
+
+async def test_start_on_an_address_this_host_lacks_raises_misconfigured(inbox: RecordingInbox) -> None:
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): no interface has it, so the bind can never succeed here.
+    channel = MailChannel(channel_settings(listen_host="192.0.2.1"))
+    with pytest.raises(ChannelMisconfigured):
+        await channel.start(inbox)
+    assert channel.status().state == ChannelState.MISCONFIGURED
+    await channel.stop()
 
 
 async def test_stop_is_idempotent_and_closes_open_sessions(inbox: RecordingInbox) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 import pytest
 
+from channels.script import script_of
+from mail.attachments import sniff_content_type
 from mail.charset import decode_bytes, decode_header_text
-from mail.parse import contact_from_bytes, parse_message, script_of, sniff_content_type
+from mail.intake import contact_from_bytes
+from mail.parse import parse_message
 from mail.quotes import split_reply
-from tests.mail.conftest import CORPUS, citizen_mail
+from tests.mail.conftest import CORPUS, citizen_mail, with_attachment
+from tests.mail.corpusgen.media import TNEF_FILES
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -185,27 +188,16 @@ def test_serbian_out_of_office_subject_is_automatic() -> None:
 
 
 def test_mdn_is_classified() -> None:
-    assert parse_message((CORPUS / "flanker__disposition-notification.eml").read_bytes()).auto == "mdn"
+    assert parse_message((CORPUS / "mdn-rfc3798-read-receipt.eml").read_bytes()).auto == "mdn"
 
 
 # --- containers, files, hints -------------------------------------------------------------------
 
 
-def _with_attachment(data: bytes, ctype: str, filename: str | None) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "petar@example.org"
-    msg["Subject"] = "Fotografija"
-    msg.set_content("Šaljem sliku.")
-    maintype, subtype = ctype.split("/")
-    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return msg.as_bytes()
-
-
 def test_tnef_winmail_dat_yields_its_files() -> None:
-    tnef = (CORPUS / "tnefparse__two-files.tnef").read_bytes()
-    parsed = parse_message(_with_attachment(tnef, "application/ms-tnef", "winmail.dat"))
-    files = {a.filename: len(a.data) for a in parsed.attachments}
-    assert files == {"AUTHORS": 244, "README": 893}
+    tnef = (CORPUS / "winmail-two-files.tnef").read_bytes()
+    parsed = parse_message(with_attachment(tnef, "application/ms-tnef", "winmail.dat"))
+    assert {a.filename: a.data for a in parsed.attachments} == TNEF_FILES
     assert parsed.body == "Šaljem sliku."
 
 
@@ -219,7 +211,7 @@ def test_tnef_winmail_dat_yields_its_files() -> None:
     ],
 )
 def test_octet_stream_photos_get_their_real_type(data: bytes, expected: str) -> None:
-    parsed = parse_message(_with_attachment(data, "application/octet-stream", None))
+    parsed = parse_message(with_attachment(data, "application/octet-stream", None))
     [attachment] = parsed.attachments
     assert attachment.content_type == expected
     assert attachment.filename.startswith("attachment-1.")
@@ -231,7 +223,7 @@ def test_image_jpg_label_is_normalised() -> None:
 
 
 def test_unsafe_attachment_names_are_sanitised() -> None:
-    parsed = parse_message(_with_attachment(b"data", "text/plain", "../../etc/passwd"))
+    parsed = parse_message(with_attachment(b"data", "text/plain", "../../etc/passwd"))
     [attachment] = parsed.attachments
     assert "/" not in attachment.filename
     assert not attachment.filename.startswith(".")
@@ -293,12 +285,12 @@ def test_empty_bytes_are_quarantined_not_raised() -> None:
 
 
 def test_parser_crash_becomes_a_quarantine_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    import mail.parse
+    import mail.walk
 
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RecursionError("fault injected")
 
-    monkeypatch.setattr(mail.parse, "_walk_part", explode)
+    monkeypatch.setattr(mail.walk, "_walk_part", explode)
     parsed = parse_message(citizen_mail(subject="Kvar"))
     assert parsed.quarantine_reason == "parser error: RecursionError"
     assert parsed.subject == "Kvar"

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from channels.base import ChannelMisconfigured, ChannelState
 from mail.channel import MailChannel
-from mail.parse import contact_from_bytes, parse_message
+from mail.intake import contact_from_bytes
+from mail.parse import parse_message
 from tests.mail.conftest import (
     CORPUS,
     RecordingInbox,

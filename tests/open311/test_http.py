@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from sqlmodel import select
@@ -76,6 +78,40 @@ def test_an_open311_client_posts_a_photo_over_http_and_reads_it_back(env: Env) -
             assert gps_from_photo(photo.content) is None and CAMERA.encode() not in photo.content
             xml = await http.get(f"/open311/v2/requests/{reference}.xml")
             assert xml.status_code == 200 and f"<service_request_id>{reference}<" in xml.text
+
+    asyncio.run(client_session())
+
+
+def test_a_python_requests_client_posting_an_untyped_photo_part_is_accepted(env: Env) -> None:
+    """requests' files={"media": f} sends the part without a Content-Type (the issue's client)."""
+    app = create_app(env.gw.config, gateway=env.gw)
+    photo = photo_with_exif()
+
+    def post(base: str) -> requests.Response:
+        form = {"api_key": env.keys["app"], "service_code": "javna_rasveta", "lat": "44.8125",
+                "long": "20.4612", "description": "Ne radi svetiljka", "email": EMAIL}  # fmt: skip
+        prepared = requests.Request(
+            "POST", f"{base}/open311/v2/requests.json", data=form, files={"media": io.BytesIO(photo)}
+        ).prepare()
+        assert b"Content-Type: image" not in (prepared.body or b"")
+        with requests.Session() as session:
+            return session.send(prepared, timeout=10)
+
+    async def client_session() -> None:
+        async with serving(app) as base:
+            r = await asyncio.to_thread(post, base)
+            assert r.status_code == 201, r.text
+            item = (
+                await asyncio.to_thread(
+                    requests.get,
+                    f"{base}/open311/v2/requests/{r.json()[0]['service_request_id']}.json",
+                    timeout=10,
+                )
+            ).json()[0]
+            path = item["media_url"].removeprefix(env.gw.config.gateway.public_base_url)
+            served = await asyncio.to_thread(requests.get, f"{base}{path}", timeout=10)
+            assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+            assert gps_from_photo(served.content) is None and CAMERA.encode() not in served.content
 
     asyncio.run(client_session())
 

@@ -3,6 +3,7 @@ documents (wiki.open311.org/GeoReport_v2), errors in the spec's format, and no r
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlmodel import select
 
 from gateway.tickets import SYSTEM, Change, Status
@@ -333,6 +335,51 @@ def test_posted_photo_is_served_at_media_url_without_exif(env: Env) -> None:
     forged = path[: -len(".jpg") - 4] + "0000.jpg"
     assert env.client.get(forged).status_code == 404
     assert env.client.get(path.replace(reference, "S48-2026-999999")).status_code == 404
+
+
+def test_a_photo_part_without_content_type_is_judged_by_its_bytes_and_stripped(env: Env) -> None:
+    # What Python requests sends for files={"media": f}: the part has a file name and no type.
+    photo = photo_with_exif()
+    boundary = "b7c3e1d0a9f8"
+    fields = {
+        "api_key": env.keys["app"], "service_code": "javna_rasveta", "lat": "44.8125",
+        "long": "20.4612", "description": "Ne radi svetiljka.", "email": EMAIL,
+    }  # fmt: skip
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    )
+    body += (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="media"; filename="IMG_0001"\r\n\r\n'
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    r = env.client.post(
+        f"{V2}/requests.json",
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert r.status_code == 201, r.text
+    reference = r.json()[0]["service_request_id"]
+    path = env.client.get(f"{V2}/requests/{reference}.json").json()[0]["media_url"]
+    served = env.client.get(path.removeprefix(env.gw.config.gateway.public_base_url))
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert CAMERA.encode() not in served.content and b"Exif" not in served.content
+    assert ticket(env, reference).lat is not None
+
+
+def test_a_png_labelled_jpeg_is_stored_as_the_png_it_is(env: Env) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(out, "PNG")
+    r = post_request(env, email=EMAIL, files={"media": ("slika.jpg", out.getvalue(), "image/jpeg")})
+    assert r.status_code == 201, r.text
+    reference = r.json()[0]["service_request_id"]
+    path = env.client.get(f"{V2}/requests/{reference}.json").json()[0]["media_url"]
+    served = env.client.get(path.removeprefix(env.gw.config.gateway.public_base_url))
+    assert served.headers["content-type"] == "image/png"
+    assert served.content.startswith(b"\x89PNG")
 
 
 def test_non_photo_media_is_refused(env: Env) -> None:

@@ -29,8 +29,8 @@ from gateway.workorders import (
     escalation_chain,
     parse_reply,
 )
+from mail.intake import contact_from_bytes
 from mail.notifier import MailNotifier
-from mail.parse import contact_from_bytes
 from mail.settings import MailRelaySettings, MailSettings
 from storage.db import session_scope
 from storage.models import AttachmentRow, Message, OutboxMessage, Ticket, TicketEvent
