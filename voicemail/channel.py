@@ -190,6 +190,7 @@ class VoicemailChannel(CallScript):
             refused=self._refused,
             released=self._released,
             recorder_factory=self._new_recorder,
+            user_agent=s.user_agent,
         )
 
     def _new_recorder(self) -> Recorder:

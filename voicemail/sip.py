@@ -158,8 +158,10 @@ class SipEndpoint:
         refused: Callable[[InviteInfo, Refusal], None],
         released: Callable[[str], None],
         recorder_factory: Callable[[], Recorder],
+        user_agent: str = "Sistem48",
     ) -> None:
         self.registering = registering
+        self.user_agent = user_agent
         self.where = f"{server}:{server_port}"
         self.screen = screen
         self.refused = refused

@@ -27,9 +27,14 @@ from voicemail.sipwire import (
     InviteInfo,
     Refusal,
     TokenBuckets,
+    add_headers,
     invite_info,
     normalize_headers,
+    own_via,
+    rebrand,
+    record_routes,
     retry_after,
+    route_destination,
     stateless_reply,
 )
 
@@ -53,6 +58,7 @@ class EndpointHooks(Protocol):
     """What the phone asks of the endpoint that owns it (voicemail.sip.SipEndpoint)."""
 
     registering: bool
+    user_agent: str
     invite_gate: TokenBuckets
     legs: dict[str, Any]
     screen: Callable[[InviteInfo], Refusal | None]
@@ -86,7 +92,7 @@ class _Router:
         if match is not None:
             with self._lock:
                 address = self._routes.get(match.group(1).decode(errors="replace"), address)
-        return self._sock.sendto(data, address)
+        return self._sock.sendto(rebrand(data, self._agent), address)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -103,10 +109,15 @@ class _RepliesOnly:
         sock: socket.socket,
         handle: Callable[[bytes, tuple[str, int]], None],
         wait_s: Callable[[], float],
+        agent: str,
     ) -> None:
         self._sock = sock
         self._handle = handle
         self._wait_s = wait_s  # the client's register_timeout, which deregister() shortens
+        self._agent = agent
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        return self._sock.sendto(rebrand(data, self._agent), address)
 
     def recv(self, size: int) -> bytes:
         deadline = time.monotonic() + self._wait_s()
@@ -127,8 +138,11 @@ class _RepliesOnly:
 
 
 class _HardenedSIPClient(SIPClient):
-    def __init__(self, *args: Any, registering: bool, invite_gate: TokenBuckets, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, registering: bool, invite_gate: TokenBuckets, user_agent: str, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.user_agent = user_agent
         self._registering = registering
         self.invite_gate = invite_gate
         self.dropped_invites = 0
@@ -143,7 +157,10 @@ class _HardenedSIPClient(SIPClient):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((self.myIP, self.myPort))
         # pyVoIP only knows a socket; the stand-in passes everything else through.
-        self.s = cast(socket.socket, _RepliesOnly(sock, self._handle_datagram, lambda: self.register_timeout))
+        self.s = cast(
+            socket.socket,
+            _RepliesOnly(sock, self._handle_datagram, lambda: self.register_timeout, self.user_agent),
+        )
         self.NSD = True
         self.router = _Router(self.s)
         self.out = cast(socket.socket, self.router)
@@ -226,6 +243,22 @@ class _HardenedSIPClient(SIPClient):
         self.credentials_refused = False
         return self.registered
 
+    def gen_answer(self, request: SIPMessage, sess_id: str, ms: Any, sendtype: Any) -> str:
+        # Stock 200 OK drops Record-Route, so the caller's ACK and BYE bypass the proxies that
+        # asked to stay in the dialog (RFC 3261 §12.1.1 wants them copied, in order).
+        answer = str(super().gen_answer(request, sess_id, ms, sendtype))
+        return add_headers(answer, "Record-Route", record_routes(request.raw))
+
+    def bye(self, request: SIPMessage) -> None:
+        # Our BYE follows the route set the INVITE's Record-Route gave us (RFC 3261 §12.2.1.1,
+        # loose routing): Route headers in the order received, sent to the first proxy.
+        routes = record_routes(request.raw)
+        message = own_via(str(self.gen_bye(request)), self.myIP, self.myPort)
+        if not routes:
+            self.out.sendto(message.encode("utf8"), (self.server, self.port))
+            return
+        self.s.sendto(add_headers(message, "Route", routes).encode("utf8"), route_destination(routes[0]))
+
     def gen_call_id(self) -> str:
         # Stock Call-IDs hash a counter that restarts at 1 with the process, so a restarted
         # gateway re-REGISTERs with its previous Call-ID and CSeq 1, which a registrar rejects
@@ -300,6 +333,7 @@ class _HardenedPhone(VoIPPhone):
             fatalCallback=self.fatal,
             registering=endpoint.registering,
             invite_gate=endpoint.invite_gate,
+            user_agent=endpoint.user_agent,
         )
 
     def request_port(self, blocking: bool = True) -> int:

@@ -211,3 +211,75 @@ def resolve_peer(peer: str) -> list[tuple[str, int | None]]:
     except (OSError, UnicodeError):
         return [(host, port)]
     return [(address, port) for address in dict.fromkeys(str(info[4][0]) for info in infos)]
+
+
+def _split_uris(value: str) -> list[str]:
+    """Split a header value on the commas between name-addrs, not those inside <...>."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(value):
+        depth += (char == "<") - (char == ">")
+        if char == "," and depth == 0:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return [p for p in parts if p]
+
+
+def record_routes(raw: bytes) -> list[str]:
+    """Every Record-Route entry of a request, in the order received (RFC 3261 §12.1.1: the
+    UAS copies them into its 2xx and uses them, in this order, as its route set)."""
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1")
+    routes: list[str] = []
+    for line in head.split("\r\n")[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() == "record-route":
+            routes += _split_uris(value.strip())
+    return routes
+
+
+def route_destination(route: str) -> tuple[str, int]:
+    """Where a loose-routing proxy's `<sip:host[:port];lr>` entry is reached (UDP, port 5060 by
+    default); a name is resolved as a datagram destination would be."""
+    uri = route.strip().lstrip("<").partition(">")[0]
+    hostport = uri.partition(":")[2].rpartition("@")[2].partition(";")[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        host, port = hostport, "5060"
+    return host.strip("[]"), int(port)
+
+
+def add_headers(message: str, name: str, values: list[str]) -> str:
+    """Insert `name: value` lines right after the Call-ID line (order of `values` kept)."""
+    if not values:
+        return message
+    lines = message.split("\r\n")
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("Call-ID:")), 1)
+    return "\r\n".join([*lines[:at], *(f"{name}: {v}" for v in values), *lines[at:]])
+
+
+def own_via(message: str, host: str, port: int) -> str:
+    """Replace a request's copied Via stack with our single Via and a fresh branch (RFC 3261
+    §8.1.1.7); pyVoIP's BYE copies the INVITE's Via stack, which proxies answer back along."""
+    lines = [line for line in message.split("\r\n") if not line.startswith("Via:")]
+    via = f"Via: SIP/2.0/UDP {host}:{port};rport;branch=z9hG4bK{uuid.uuid4().hex[:16]}"
+    return "\r\n".join([lines[0], via, *lines[1:]])
+
+
+def rebrand(data: bytes, agent: str) -> bytes:
+    """Our own product token instead of pyVoIP's `User-Agent: pyVoIP x.y` and SDP `o=`/`s=` lines
+    (a scanner's fingerprint); responses carry it as `Server:` (RFC 3261 §20.35)."""
+    if b"pyVoIP" not in data:
+        return data
+    head, sep, body = data.partition(b"\r\n\r\n")
+    field_name = b"Server" if head.startswith(b"SIP/2.0 ") else b"User-Agent"
+    lines = [
+        field_name + b": " + agent.encode() if line.startswith(b"User-Agent: pyVoIP") else line
+        for line in head.split(b"\r\n")
+    ]
+    if body:
+        body = b"\r\n".join(
+            b"s=-" if line.startswith(b"s=pyVoIP") else line.replace(b"o=pyVoIP ", b"o=- ", 1)
+            for line in body.split(b"\r\n")
+        )
+        lines = [b"Content-Length: %d" % len(body) if x.startswith(b"Content-Length:") else x for x in lines]
+    return b"\r\n".join(lines) + sep + body
