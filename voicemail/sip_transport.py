@@ -29,6 +29,7 @@ from voicemail.sipwire import (
     TokenBuckets,
     add_headers,
     invite_info,
+    min_expires,
     normalize_headers,
     own_via,
     rebrand,
@@ -52,6 +53,7 @@ with warnings.catch_warnings():
 from voicemail.sip_rtp import _CALL_ID, _TapCall
 
 log = logging.getLogger("voicemail.sip")
+AUTH_RETRY_S = 60
 
 
 class EndpointHooks(Protocol):
@@ -115,6 +117,7 @@ class _RepliesOnly:
         self._handle = handle
         self._wait_s = wait_s  # the client's register_timeout, which deregister() shortens
         self._agent = agent
+        self.last_response = b""
 
     def sendto(self, data: bytes, address: tuple[str, int]) -> int:
         return self._sock.sendto(rebrand(data, self._agent), address)
@@ -124,6 +127,7 @@ class _RepliesOnly:
         while True:
             raw, source = self._sock.recvfrom(max(size, MAX_DATAGRAM))
             if raw.startswith(b"SIP/2.0 "):
+                self.last_response = raw
                 return raw
             try:
                 self._handle(raw, source)
@@ -157,10 +161,10 @@ class _HardenedSIPClient(SIPClient):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((self.myIP, self.myPort))
         # pyVoIP only knows a socket; the stand-in passes everything else through.
-        self.s = cast(
-            socket.socket,
-            _RepliesOnly(sock, self._handle_datagram, lambda: self.register_timeout, self.user_agent),
+        self._replies = _RepliesOnly(
+            sock, self._handle_datagram, lambda: self.register_timeout, self.user_agent
         )
+        self.s = cast(socket.socket, self._replies)
         self.NSD = True
         self.router = _Router(self.s)
         self.out = cast(socket.socket, self.router)
@@ -235,13 +239,29 @@ class _HardenedSIPClient(SIPClient):
     # Overrides SIPClient.__register (name-mangled) to tell refused credentials from a timeout.
     def _SIPClient__register(self) -> bool:
         self.registered = False
-        try:
-            self.registered = bool(super()._SIPClient__register())  # type: ignore[misc]
-        except InvalidAccountInfoError:
-            self.credentials_refused = True
-            raise
+        for attempt in range(2):
+            try:
+                self.registered = bool(super()._SIPClient__register())  # type: ignore[misc]
+                break
+            except InvalidAccountInfoError:
+                # Stock code reads any final answer but 200 as "bad password", 423 too.
+                minimum = min_expires(self._replies.last_response)
+                if attempt == 0 and minimum is not None:
+                    log.info("registrar wants Expires >= %d s (423)", minimum)
+                    self.default_expires = minimum  # RFC 3261 §10.2.8: retry with Min-Expires
+                    continue
+                self.credentials_refused = True
+                raise
         self.credentials_refused = False
         return self.registered
+
+    def _SIPClient__start_register_timer(self, delay: int | None = None) -> None:
+        # After refused credentials stock code retries at once, three times, then stops the line
+        # for good; ask again every AUTH_RETRY_S instead (the PBX's account may be fixed meanwhile).
+        if self.credentials_refused:
+            self.registerFailures = 0
+            delay = AUTH_RETRY_S
+        super()._SIPClient__start_register_timer(delay)  # type: ignore[misc]
 
     def gen_answer(self, request: SIPMessage, sess_id: str, ms: Any, sendtype: Any) -> str:
         # Stock 200 OK drops Record-Route, so the caller's ACK and BYE bypass the proxies that

@@ -283,3 +283,14 @@ def rebrand(data: bytes, agent: str) -> bytes:
         )
         lines = [b"Content-Length: %d" % len(body) if x.startswith(b"Content-Length:") else x for x in lines]
     return b"\r\n".join(lines) + sep + body
+
+
+def min_expires(response: bytes) -> int | None:
+    """The Min-Expires of a 423 Interval Too Brief answer to a REGISTER, else None."""
+    if not response.startswith(b"SIP/2.0 423"):
+        return None
+    for line in response.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"min-expires" and value.strip().isdigit():
+            return int(value.strip())
+    return None

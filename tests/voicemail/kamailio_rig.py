@@ -43,13 +43,15 @@ loadmodule "auth.so"
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "min_expires", {min_expires})
 modparam("registrar", "max_expires", 3600)
+modparam("registrar", "min_expires_mode", 1)
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (is_method("REGISTER")) {{
+        xlog("L_NOTICE", "S48 TRY REGISTER from $si:$sp\\n");
         if (!pv_www_authenticate("$td", "{password}", "0")) {{ www_challenge("$td", "0"); exit; }}
         xlog("L_NOTICE", "S48 REGISTER $tu expires=$hdr(Expires) from $si:$sp\\n");
-        if (!save("location")) sl_reply_error();
+        save("location");  # replies itself, 423 with Min-Expires included
         exit;
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) t_relay(); exit; }}
