@@ -26,6 +26,7 @@ from voicemail.sipwire import (
     REQUEST_TERMINATED,
     InviteInfo,
     Refusal,
+    Retransmissions,
     TokenBuckets,
     add_headers,
     invite_info,
@@ -147,6 +148,7 @@ class _HardenedSIPClient(SIPClient):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user_agent = user_agent
+        self.retransmissions = Retransmissions(self._unanswered)
         self._registering = registering
         self.invite_gate = invite_gate
         self.dropped_invites = 0
@@ -212,6 +214,7 @@ class _HardenedSIPClient(SIPClient):
             log.debug("SIP message from %s without %s dropped", source[0], ", ".join(missing))
             return
         message.source = source  # type: ignore[attr-defined]
+        self._acknowledged(message)
         if message.type == SIPMessageType.MESSAGE:
             call_id = message.headers.get("Call-ID")
             if call_id and message.method in ("INVITE", "CANCEL", "BYE", "ACK"):
@@ -222,6 +225,13 @@ class _HardenedSIPClient(SIPClient):
             self.parse_message(message)
         except Exception:
             log.exception("SIP message handling failed")
+
+    def _acknowledged(self, message: SIPMessage) -> None:
+        call_id = str(message.headers["Call-ID"])
+        if message.type == SIPMessageType.MESSAGE and message.method in ("ACK", "BYE", "CANCEL"):
+            self.retransmissions.stop(f"2xx {call_id}")
+        elif message.type == SIPMessageType.RESPONSE and message.headers["CSeq"].get("method") == "BYE":
+            self.retransmissions.stop(f"bye {call_id}")
 
     def _admit_invite(self, raw: bytes, source: tuple[str, int]) -> bool:
         """Take a peer's token for an INVITE that would start a call; over its limit the peer
@@ -266,18 +276,38 @@ class _HardenedSIPClient(SIPClient):
     def gen_answer(self, request: SIPMessage, sess_id: str, ms: Any, sendtype: Any) -> str:
         # Stock 200 OK drops Record-Route, so the caller's ACK and BYE bypass the proxies that
         # asked to stay in the dialog (RFC 3261 §12.1.1 wants them copied, in order).
-        answer = str(super().gen_answer(request, sess_id, ms, sendtype))
-        return add_headers(answer, "Record-Route", record_routes(request.raw))
+        answer = add_headers(
+            str(super().gen_answer(request, sess_id, ms, sendtype)),
+            "Record-Route",
+            record_routes(request.raw),
+        )
+        data, call_id = answer.encode("utf8"), str(request.headers["Call-ID"])
+        self.retransmissions.start(f"2xx {call_id}", lambda: self.out.sendto(data, (self.server, self.port)))
+        return answer
 
     def bye(self, request: SIPMessage) -> None:
         # Our BYE follows the route set the INVITE's Record-Route gave us (RFC 3261 §12.2.1.1,
         # loose routing): Route headers in the order received, sent to the first proxy.
         routes = record_routes(request.raw)
         message = own_via(str(self.gen_bye(request)), self.myIP, self.myPort)
-        if not routes:
-            self.out.sendto(message.encode("utf8"), (self.server, self.port))
-            return
-        self.s.sendto(add_headers(message, "Route", routes).encode("utf8"), route_destination(routes[0]))
+        data = add_headers(message, "Route", routes).encode("utf8")
+        send: Callable[[], int] = (
+            (lambda: self.s.sendto(data, route_destination(routes[0])))
+            if routes
+            else (lambda: self.out.sendto(data, (self.server, self.port)))
+        )
+        self.retransmissions.stop(f"2xx {request.headers['Call-ID']}")
+        send()
+        self.retransmissions.start(f"bye {request.headers['Call-ID']}", send)
+
+    def _unanswered(self, key: str) -> None:
+        kind, _, call_id = key.partition(" ")
+        log.warning(
+            "no %s for our %s of call %s in 32 s", "ACK" if kind == "2xx" else "answer", kind, call_id
+        )
+        call = self.phone.calls.get(call_id)
+        if kind == "2xx" and call is not None and call.state == CallState.ANSWERED:
+            call.hangup()  # RFC 3261 §13.3.1.4: a 2xx never acknowledged ends the dialog with BYE
 
     def gen_call_id(self) -> str:
         # Stock Call-IDs hash a counter that restarts at 1 with the process, so a restarted

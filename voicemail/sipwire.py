@@ -294,3 +294,49 @@ def min_expires(response: bytes) -> int | None:
         if name.strip().lower() == b"min-expires" and value.strip().isdigit():
             return int(value.strip())
     return None
+
+
+T1_S, T2_S = 0.5, 4.0  # RFC 3261 §17.1.1.1 defaults
+
+
+class Retransmissions:
+    """UDP retransmission of our 2xx to an INVITE until its ACK (RFC 3261 §13.3.1.4, timers G/H)
+    and of our BYE until its answer (§17.1.2.2, timers E/F): at T1, doubling, capped at T2,
+    for at most 64*T1; then `gave_up(key)`."""
+
+    def __init__(self, gave_up: Callable[[str], None], *, t1_s: float = T1_S, t2_s: float = T2_S) -> None:
+        self._gave_up = gave_up
+        self._t1, self._t2 = t1_s, t2_s
+        self._lock = threading.Lock()
+        self._pending: dict[str, threading.Event] = {}
+
+    def start(self, key: str, resend: Callable[[], object]) -> None:
+        done = threading.Event()
+        with self._lock:
+            previous = self._pending.pop(key, None)
+            self._pending[key] = done
+        if previous is not None:
+            previous.set()
+        threading.Thread(
+            target=self._run, args=(key, resend, done), name=f"SIP retransmit {key}", daemon=True
+        ).start()
+
+    def stop(self, key: str) -> bool:
+        with self._lock:
+            done = self._pending.pop(key, None)
+        if done is not None:
+            done.set()
+        return done is not None
+
+    def _run(self, key: str, resend: Callable[[], object], done: threading.Event) -> None:
+        interval, deadline = self._t1, time.monotonic() + 64 * self._t1
+        while not done.wait(min(interval, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                if self.stop(key):
+                    self._gave_up(key)
+                return
+            try:
+                resend()
+            except OSError:
+                return
+            interval = min(interval * 2, self._t2)

@@ -1,0 +1,85 @@
+"""RFC 3261 timers over UDP: our 200 OK is resent until the caller's ACK arrives (a lost ACK does
+not lose the call), and our BYE is resent until it is answered."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from channels.base import CallOutcome
+from tests.voicemail.sip_harness import RecordingInbox, Speech, make_speech, rtp_packet, settings_for
+from tests.voicemail.test_sip_hostile import PEER, running, udp_socket
+from tests.voicemail.test_sip_rtp_source import answer_of, invite
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    return make_speech(tmp_path_factory.mktemp("speech"))
+
+
+def arrivals(sock: socket.socket, first_line: str, seconds: float) -> list[float]:
+    """When (s from now) datagrams starting with `first_line` arrive during `seconds`."""
+    start, got = time.monotonic(), []
+    while (left := start + seconds - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65535).decode(errors="replace")
+        except TimeoutError:
+            break
+        if data.startswith(first_line):
+            got.append(round(time.monotonic() - start, 2))
+    return got
+
+
+def ack(port: int, sip: socket.socket, call_id: str, to_tag: str) -> bytes:
+    me = sip.getsockname()[1]
+    return (
+        f"ACK sip:48@127.0.0.1:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {PEER}:{me};branch=z9hG4bK{uuid.uuid4().hex[:12]}\r\n"
+        f"From: <sip:0641234567@{PEER}>;tag=c1\r\nTo: <sip:48@127.0.0.1>;tag={to_tag}\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_200_ok_is_resent_until_the_late_ack_and_our_bye_until_it_is_answered(
+    tmp_path: Path, speech: Speech
+) -> None:
+    settings = settings_for(tmp_path, max_message_s=5.0)
+    inbox = RecordingInbox()
+    call_id = uuid.uuid4().hex
+    payloads = [speech.ul.read_bytes()[i : i + 160] for i in range(0, len(speech.ul.read_bytes()), 160)]
+    with running(settings, inbox), udp_socket(PEER) as sip, udp_socket(PEER) as media:
+        sip.sendto(
+            invite(settings.bind_port, sip, media.getsockname()[1], call_id), (PEER, settings.bind_port)
+        )
+        ok = answer_of(sip)
+        our_port = int(re.search(r"^m=audio (\d+) ", ok, re.M).group(1))  # type: ignore[union-attr]
+        to_tag = re.search(r"^To: .*;tag=([^;\r]+)", ok, re.M).group(1)  # type: ignore[union-attr]
+        resent = arrivals(sip, "SIP/2.0 200 OK", 2.0)  # the first ACKs are "lost"
+        sip.sendto(ack(settings.bind_port, sip, call_id, to_tag), (PEER, settings.bind_port))
+        time.sleep(0.05)
+        after_ack = arrivals(sip, "SIP/2.0 200 OK", 1.2)
+        for i, payload in enumerate(payloads):  # the call still records; we hang up at 5 s
+            media.sendto(rtp_packet(0, payload, seq=i + 1, ts=160 * i), (PEER, our_port))
+            time.sleep(0.02)
+        byes = arrivals(sip, "BYE ", 4.0)  # the caller's 200 to our BYE is "lost"
+        sip.settimeout(0.1)
+        last_bye = ""
+        while True:
+            try:
+                last_bye = sip.recv(65535).decode(errors="replace") or last_bye
+            except TimeoutError:
+                break
+        assert byes, "no BYE from the hotline"
+    # retransmissions at T1 = 0.5 s, then 1 s later (timer G doubles)
+    assert len(resent) == 2 and resent[0] == pytest.approx(0.5, abs=0.2), resent
+    assert after_ack == []
+    assert len(byes) >= 3, byes  # first BYE, then at 0.5 and 1.5 s after it (timer E)
+    assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL]
