@@ -1,5 +1,5 @@
-"""What a scanner's INVITE probe learns about the hotline: our configurable product token, never
-the SIP library's name or version, in headers or SDP."""
+"""Raw INVITE probes: a scanner learns our configurable product token, never the SIP library's name
+or version (headers or SDP); an INVITE without SDP (late offer) is refused at once, no call left."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def test_invite_probe_sees_our_server_token_and_no_library_fingerprint(tmp_path:
     assert re.search(r"^Server: Gradska-Linija/2\r$", ok, re.M)
     assert re.search(r"^s=-\r$", ok, re.M) and re.search(r"^o=- ", ok, re.M)
     assert all(content_length_matches(m) for m in answered)  # the SDP was rewritten, its length too
+
+
+def test_invite_without_sdp_is_refused_with_488_and_leaves_no_call(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    with running(settings, RecordingInbox()) as channel, udp_socket(PEER) as peer:
+        peer.sendto(
+            request("INVITE", settings.bind_port, src_port=peer.getsockname()[1], sdp=False),
+            (PEER, settings.bind_port),
+        )
+        time.sleep(1.5)  # past the moment a call would be answered
+        got = [m.split("\r\n", 1)[0] for m in messages(peer, quiet_s=0.5)]
+        active = channel.status().metrics.get("active_calls", 0)
+    assert got == ["SIP/2.0 488 Not Acceptable Here"]  # late offer is not supported: refused at once
+    assert active == 0
