@@ -66,7 +66,7 @@ request_route {{
         exit;
     }}
     if (uri == myself) {{
-        if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+        if (!lookup("location")) {{ {unknown} }}
     }}
     record_route();
     xlog("L_NOTICE", "S48 NEW $rm from $si:$sp\\n");
@@ -121,10 +121,15 @@ class Kamailio:
             await self.process.wait()
 
 
-def kamailio(folder: Path, *, min_expires: int = 10) -> Kamailio:
+def kamailio(folder: Path, *, min_expires: int = 10, trunk_to: int | None = None) -> Kamailio:
+    """A registrar/proxy; with `trunk_to`, calls for unregistered users go to that loopback port
+    (an IP-authenticated trunk toward the hotline in trunk mode)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_udp_ports(1)
-    cfg = _KAMAILIO_CFG.format(port=port, modules=KAM_MODULES, min_expires=min_expires, password=SIP_PASSWORD)
+    unknown = f'$du = "sip:127.0.0.1:{trunk_to}";' if trunk_to else 'sl_send_reply("404", "Not Found"); exit;'
+    cfg = _KAMAILIO_CFG.format(
+        port=port, modules=KAM_MODULES, min_expires=min_expires, password=SIP_PASSWORD, unknown=unknown
+    )
     (folder / "kamailio.cfg").write_text(cfg)
     return Kamailio(folder, port)
 

@@ -43,16 +43,12 @@ def recorded_pcm(data: bytes) -> np.ndarray:
 def call_through_proxy(
     tmp_path: Path, speech: Speech, codec: str, lead_s: float, tail_s: float, **overrides: object
 ) -> tuple[RecordingInbox, str, str, SipSettings]:
-    """Register the hotline at a fresh Kamailio, let baresip call its AOR, return what happened."""
-    proxy = kamailio(tmp_path / "kamailio")
-    settings = settings_for(
-        tmp_path,
-        mode="register",
-        server_port=proxy.port,
-        username=SIP_USER,
-        register_expires_s=60,
-        **overrides,
-    )
+    """Register the hotline at a fresh Kamailio (or, in trunk mode, let Kamailio send it the calls
+    as a trunk peer), let baresip call its AOR through it, return what happened."""
+    settings = settings_for(tmp_path, username=SIP_USER, register_expires_s=60, **overrides)
+    trunk = settings.mode == "trunk"
+    proxy = kamailio(tmp_path / "kamailio", trunk_to=settings.bind_port if trunk else None)
+    settings = settings.model_copy(update={"server_port": proxy.port})
     source = tmp_path / "caller.wav"
     write_source_wav(source, speech.pcm(codec), lead_s=lead_s, tail_s=tail_s)
     inbox = RecordingInbox()
@@ -81,7 +77,9 @@ def test_baresip_call_through_kamailio_is_recorded_bit_exactly_and_its_bye_follo
     tmp_path: Path, speech: Speech, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SISTEM48_SIP_PASSWORD", SIP_PASSWORD)
-    inbox, phone_log, proxy_log, _ = call_through_proxy(tmp_path, speech, "PCMU", lead_s=1.5, tail_s=0.5)
+    inbox, phone_log, proxy_log, _ = call_through_proxy(
+        tmp_path, speech, "PCMU", lead_s=1.5, tail_s=0.5, mode="register"
+    )
     assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL], phone_log
     (contact,) = inbox.contacts
     recorded = recorded_pcm(contact.attachments[0].data)
@@ -101,10 +99,28 @@ def test_hotline_bye_through_kamailio_carries_the_route_set(
 ) -> None:
     monkeypatch.setenv("SISTEM48_SIP_PASSWORD", SIP_PASSWORD)
     inbox, phone_log, proxy_log, settings = call_through_proxy(
-        tmp_path, speech, "PCMA", lead_s=1.0, tail_s=4.0, max_message_s=2.0
+        tmp_path, speech, "PCMA", lead_s=1.0, tail_s=4.0, max_message_s=2.0, mode="register"
     )
     assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL], phone_log
     # our BYE reached the proxy from our SIP port with Route headers, and was relayed to the phone
     routed = re.findall(r"S48 ROUTED BYE from 127\.0\.0\.1:(\d+)", proxy_log)
     assert routed == [str(settings.bind_port)], proxy_log
     assert "terminated" in phone_log.lower() or "closed" in phone_log.lower(), phone_log
+
+
+def test_trunk_mode_behind_kamailio_records_bit_exactly_and_bye_follows_the_route_set(
+    tmp_path: Path, speech: Speech
+) -> None:
+    inbox, phone_log, proxy_log, _ = call_through_proxy(
+        tmp_path, speech, "PCMA", lead_s=1.5, tail_s=0.5, mode="trunk", trunk_peers=["127.0.0.1"]
+    )
+    assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL], phone_log
+    (contact,) = inbox.contacts
+    recorded = recorded_pcm(contact.attachments[0].data)
+    sent = np.frombuffer(speech.pcm("PCMA"), dtype="<i2")
+    # A-law has no zero code: baresip's digital silence arrives as +-8, the speech itself exact
+    start = int(np.flatnonzero(np.abs(recorded) > 8)[0])
+    first = int(np.flatnonzero(np.abs(sent) > 8)[0])
+    assert np.array_equal(recorded[start : start + len(sent) - first], sent[first:])
+    assert "S48 REGISTER" not in proxy_log
+    assert len(re.findall(r"S48 ROUTED BYE from 127\.0\.0\.1", proxy_log)) == 1, proxy_log
