@@ -1,12 +1,15 @@
 """The hotline behind a real registrar and proxy (Kamailio, digest auth, Record-Route) called by a
-real phone (baresip): answered, recorded bit-exactly, and the BYE of either side follows the route set.
-"""
+real phone (baresip): answered, recorded bit-exactly, the BYE of either side follows the route set;
+a CANCEL relayed while ringing ends the call with 487."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
+import socket
+import uuid
 import wave
 from pathlib import Path
 
@@ -124,3 +127,65 @@ def test_trunk_mode_behind_kamailio_records_bit_exactly_and_bye_follows_the_rout
     assert np.array_equal(recorded[start : start + len(sent) - first], sent[first:])
     assert "S48 REGISTER" not in proxy_log
     assert len(re.findall(r"S48 ROUTED BYE from 127\.0\.0\.1", proxy_log)) == 1, proxy_log
+
+
+def test_cancel_through_kamailio_while_ringing_ends_with_487_and_no_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SISTEM48_SIP_PASSWORD", SIP_PASSWORD)
+    proxy = kamailio(tmp_path / "kamailio")
+    settings = settings_for(tmp_path, mode="register", server_port=proxy.port, username=SIP_USER)
+    inbox = RecordingInbox()
+    got: list[str] = []
+
+    def caller() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            me, branch, call_id = sock.getsockname()[1], f"z9hG4bK{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+            body = (
+                "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                "m=audio 9 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
+            )
+            common = (
+                f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch={branch}\r\nFrom: <sip:caller@127.0.0.1>;tag=c1\r\n"
+                f"To: <sip:{SIP_USER}@127.0.0.1>\r\nCall-ID: {call_id}\r\nMax-Forwards: 70\r\n"
+            )
+            uri = f"sip:{SIP_USER}@127.0.0.1:{proxy.port}"
+            sock.sendto(
+                (
+                    f"INVITE {uri} SIP/2.0\r\n{common}CSeq: 1 INVITE\r\n"
+                    f"Contact: <sip:caller@127.0.0.1:{me}>\r\nContent-Type: application/sdp\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n{body}"
+                ).encode(),
+                ("127.0.0.1", proxy.port),
+            )
+            sock.settimeout(3)
+            while not (line := sock.recv(65535).split(b"\r\n", 1)[0].decode()).startswith("SIP/2.0 180"):
+                got.append(line)
+            got.append(line)
+            sock.sendto(
+                f"CANCEL {uri} SIP/2.0\r\n{common}CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n".encode(),
+                ("127.0.0.1", proxy.port),
+            )
+            with contextlib.suppress(TimeoutError):
+                sock.settimeout(2.5)  # past the moment the call would have been answered
+                while True:
+                    got.append(sock.recv(65535).split(b"\r\n", 1)[0].decode())
+
+    async def scenario() -> None:
+        await proxy.start()
+        channel = VoicemailChannel(settings, hours=after_hours, clock=fixed_clock)
+        try:
+            await channel.start(inbox)
+            await wait_state(channel, ChannelState.UP, 10)
+            await asyncio.to_thread(caller)
+            await inbox.wait_calls(1, timeout_s=3)
+        finally:
+            await channel.stop()
+            await proxy.stop()
+
+    asyncio.run(scenario())
+    assert "SIP/2.0 487 Request Terminated" in got, got
+    # the proxy's own 200 to the CANCEL, and no 200 OK to the INVITE even after the answer delay
+    assert [line for line in got if line.startswith("SIP/2.0 200")] == ["SIP/2.0 200 canceling"], got
+    assert inbox.contacts == []
