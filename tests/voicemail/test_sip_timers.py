@@ -15,6 +15,7 @@ from channels.base import CallOutcome
 from tests.voicemail.sip_harness import RecordingInbox, Speech, make_speech, rtp_packet, settings_for
 from tests.voicemail.test_sip_hostile import PEER, running, udp_socket
 from tests.voicemail.test_sip_rtp_source import answer_of, invite
+from voicemail.sipwire import Retransmissions
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,3 +84,17 @@ def test_200_ok_is_resent_until_the_late_ack_and_our_bye_until_it_is_answered(
     assert after_ack == []
     assert len(byes) >= 3, byes  # first BYE, then at 0.5 and 1.5 s after it (timer E)
     assert [c.outcome for c in inbox.calls] == [CallOutcome.VOICEMAIL]
+
+
+def test_retransmissions_double_up_to_t2_and_give_up_after_64_t1() -> None:
+    sent: list[float] = []
+    gave_up: list[str] = []
+    timers = Retransmissions(gave_up.append, t1_s=0.05, t2_s=0.2)
+    start = time.monotonic()
+    timers.start("2xx call-1", lambda: sent.append(time.monotonic() - start))
+    time.sleep(64 * 0.05 + 0.4)
+    gaps = [round(b - a, 2) for a, b in zip([0.0, *sent], sent, strict=False)]
+    assert gave_up == ["2xx call-1"]  # timer H: the dialog is ended by the caller of this hook
+    assert gaps[:3] == pytest.approx([0.05, 0.1, 0.2], abs=0.04)
+    assert max(gaps) == pytest.approx(0.2, abs=0.05)  # capped at T2
+    assert not timers.stop("2xx call-1")  # nothing left pending
