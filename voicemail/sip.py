@@ -159,9 +159,11 @@ class SipEndpoint:
         released: Callable[[str], None],
         recorder_factory: Callable[[], Recorder],
         user_agent: str = "Sistem48",
+        keepalive_s: float = 0,
     ) -> None:
         self.registering = registering
         self.user_agent = user_agent
+        self.keepalive_s = keepalive_s
         self.where = f"{server}:{server_port}"
         self.screen = screen
         self.refused = refused

@@ -62,6 +62,7 @@ class EndpointHooks(Protocol):
 
     registering: bool
     user_agent: str
+    keepalive_s: float
     invite_gate: TokenBuckets
     legs: dict[str, Any]
     screen: Callable[[InviteInfo], Refusal | None]
@@ -149,6 +150,7 @@ class _HardenedSIPClient(SIPClient):
         super().__init__(*args, **kwargs)
         self.user_agent = user_agent
         self.retransmissions = Retransmissions(self._unanswered)
+        self.keepalive_s = 0.0
         self._registering = registering
         self.invite_gate = invite_gate
         self.dropped_invites = 0
@@ -172,8 +174,20 @@ class _HardenedSIPClient(SIPClient):
         self.out = cast(socket.socket, self.router)
         if self._registering:
             threading.Thread(target=self.register, name="SIP Register", daemon=True).start()
+            if self.keepalive_s > 0:
+                threading.Thread(target=self._keep_alive, name="SIP keep-alive", daemon=True).start()
         receiver = threading.Thread(target=self.recv_loop, name="SIP Receive", daemon=True)
         receiver.start()
+
+    def _keep_alive(self) -> None:
+        # RFC 5626 §4.4.1 double-CRLF ping: keeps a NAT's UDP binding toward the registrar open
+        # between REGISTER refreshes, so calls still reach us.
+        while self.NSD:
+            time.sleep(self.keepalive_s)
+            try:
+                self.s.sendto(b"\r\n\r\n", (self.server, self.port))
+            except OSError:
+                return
 
     def recv(self) -> None:
         raw, source = self.s.recvfrom(MAX_DATAGRAM)  # BlockingIOError goes back to recv_loop
@@ -385,6 +399,7 @@ class _HardenedPhone(VoIPPhone):
             invite_gate=endpoint.invite_gate,
             user_agent=endpoint.user_agent,
         )
+        self.sip.keepalive_s = endpoint.keepalive_s
 
     def request_port(self, blocking: bool = True) -> int:
         # Stock bookkeeping never records an incoming call's port; once the range is used up it

@@ -1,5 +1,5 @@
 """Register mode against Debian's Kamailio with digest auth: refresh before expiry, a registrar
-restart, a wrong password (clear health, no retry storm) and 423 Interval Too Brief."""
+restart, a wrong password (clear health, no retry storm), 423 Interval Too Brief; CRLF keep-alives."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.voicemail.kamailio_rig import SIP_PASSWORD, SIP_USER, Kamailio, kamai
 from tests.voicemail.sip_harness import RecordingInbox, fixed_clock, settings_for
 from tests.voicemail.test_sip_register import after_hours, wait_state
 from voicemail.channel import VoicemailChannel
+from voicemail.sipwire import stateless_reply
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -145,3 +146,49 @@ def test_interval_too_brief_is_answered_by_registering_for_min_expires(
     assert seen["state"] == ChannelState.UP
     assert seen["reached"] == "SIP/2.0 200 OK"
     assert registers(proxy.log)[:2] == [30, 120]  # 30 s was refused with 423, then Min-Expires was used
+
+
+def test_crlf_keepalives_reach_the_registrar_between_refreshes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SISTEM48_SIP_PASSWORD", SIP_PASSWORD)
+    registrar = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    registrar.bind(("127.0.0.1", 0))
+    settings = settings_for(
+        tmp_path,
+        mode="register",
+        server_port=registrar.getsockname()[1],
+        register_expires_s=600,
+        keepalive_s=0.3,
+    )
+    pings: list[float] = []
+
+    def serve(seconds: float) -> None:  # a registrar that takes any REGISTER and counts pings
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            registrar.settimeout(left)
+            try:
+                raw, source = registrar.recvfrom(65535)
+            except TimeoutError:
+                return
+            if raw == b"\r\n\r\n":
+                pings.append(time.monotonic())
+            elif raw.startswith(b"REGISTER "):
+                contact = re.search(rb"^Contact: [^\r]*", raw, re.M)
+                extra = [contact.group(0) + b";expires=600"] if contact else []
+                registrar.sendto(stateless_reply(raw, b"200 OK", extra), source)
+
+    async def scenario() -> ChannelState:
+        channel = VoicemailChannel(settings, hours=after_hours, clock=fixed_clock)
+        server = asyncio.create_task(asyncio.to_thread(serve, 2.5))
+        try:
+            await channel.start(RecordingInbox())
+            await wait_state(channel, ChannelState.UP, 3)
+            await server
+            return channel.status().state
+        finally:
+            await channel.stop()
+            registrar.close()
+
+    assert asyncio.run(scenario()) == ChannelState.UP
+    assert len(pings) >= 5, pings  # every 0.3 s for about 2.5 s
