@@ -449,7 +449,10 @@ class _HardenedPhone(VoIPPhone):
         # A re-INVITE (session timer, hold, media move) makes stock renegotiate() start the RTP
         # clients again, which fails to bind their port: answer with the running session instead.
         media = {client.inPort: client.assoc for client in call.RTPClients}
-        answer = self.sip.gen_answer(request, call.session_id, media, call.sendmode)
+        offered = request.body.get("a", {}).get("transmit_type")  # RFC 3264 §6.1: mirror a hold
+        mirror = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+        direction = call.sendmode if offered is None else type(offered)(mirror.get(offered.value, "sendrecv"))
+        answer = self.sip.gen_answer(request, call.session_id, media, direction)
         self.sip.out.sendto(answer.encode("utf8"), (self.server, self.port))
         connections = request.body.get("c") or []
         audio = [m for m in request.body.get("m", []) if m.get("type") == "audio"]

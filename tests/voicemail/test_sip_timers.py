@@ -1,12 +1,14 @@
 """RFC 3261 timers over UDP: our 200 OK is resent until the caller's ACK arrives (a lost ACK does
-not lose the call), and our BYE is resent until it is answered."""
+not lose the call), our BYE is resent until answered; hold/unhold re-INVITEs keep the call going."""
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import time
 import uuid
+import wave
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from channels.base import CallOutcome
 from tests.voicemail.sip_harness import RecordingInbox, Speech, make_speech, rtp_packet, settings_for
 from tests.voicemail.test_sip_hostile import PEER, running, udp_socket
-from tests.voicemail.test_sip_rtp_source import answer_of, invite
+from tests.voicemail.test_sip_rtp_source import answer_of, bye, invite
 from voicemail.sipwire import Retransmissions
 
 pytestmark = pytest.mark.timeout(60)
@@ -98,3 +100,54 @@ def test_retransmissions_double_up_to_t2_and_give_up_after_64_t1() -> None:
     assert gaps[:3] == pytest.approx([0.05, 0.1, 0.2], abs=0.04)
     assert max(gaps) == pytest.approx(0.2, abs=0.05)  # capped at T2
     assert not timers.stop("2xx call-1")  # nothing left pending
+
+
+def reinvite(port: int, sip: socket.socket, rtp_port: int, call_id: str, cseq: int, direction: str) -> bytes:
+    head, _, body = invite(port, sip, rtp_port, call_id).decode().partition("\r\n\r\n")
+    body += f"a={direction}\r\n"
+    head = re.sub(
+        r"Content-Length: \d+", f"Content-Length: {len(body)}", head.replace("CSeq: 1 ", f"CSeq: {cseq} ")
+    )
+    return f"{head}\r\n\r\n{body}".encode()
+
+
+def test_hold_and_unhold_reinvites_are_answered_in_the_mirrored_direction_and_the_call_goes_on(
+    tmp_path: Path, speech: Speech
+) -> None:
+    settings = settings_for(tmp_path)
+    inbox = RecordingInbox()
+    call_id = uuid.uuid4().hex
+    payloads = [speech.ul.read_bytes()[i : i + 160] for i in range(0, len(speech.ul.read_bytes()), 160)]
+    half = len(payloads) // 2
+    with running(settings, inbox), udp_socket(PEER) as sip, udp_socket(PEER) as media:
+        rtp_port = media.getsockname()[1]
+        sip.sendto(invite(settings.bind_port, sip, rtp_port, call_id), (PEER, settings.bind_port))
+        ok = answer_of(sip)
+        our_port = int(re.search(r"^m=audio (\d+) ", ok, re.M).group(1))  # type: ignore[union-attr]
+        to_tag = re.search(r"^To: .*;tag=([^;\r]+)", ok, re.M).group(1)  # type: ignore[union-attr]
+        sip.sendto(ack(settings.bind_port, sip, call_id, to_tag), (PEER, settings.bind_port))
+        for i, payload in enumerate(payloads[:half]):
+            media.sendto(rtp_packet(0, payload, seq=i + 1, ts=160 * i), (PEER, our_port))
+            time.sleep(0.02)
+        answers = []
+        for cseq, direction in ((2, "sendonly"), (3, "sendrecv")):
+            sip.sendto(
+                reinvite(settings.bind_port, sip, rtp_port, call_id, cseq, direction),
+                (PEER, settings.bind_port),
+            )
+            answers.append(answer_of(sip))
+            sip.sendto(ack(settings.bind_port, sip, call_id, to_tag), (PEER, settings.bind_port))
+        for i, payload in enumerate(payloads[half:], start=half):
+            media.sendto(rtp_packet(0, payload, seq=i + 1, ts=160 * i), (PEER, our_port))
+            time.sleep(0.02)
+        sip.sendto(bye(settings.bind_port, sip, call_id, to_tag), (PEER, settings.bind_port))
+        deadline = time.monotonic() + 10
+        while not inbox.contacts and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert [re.findall(r"^a=(sendrecv|sendonly|recvonly|inactive)\r$", a, re.M) for a in answers] == [
+        ["recvonly"],
+        ["sendrecv"],
+    ]
+    (contact,) = inbox.contacts
+    with wave.open(io.BytesIO(contact.attachments[0].data)) as w:
+        assert w.readframes(w.getnframes()) == speech.pcm("PCMU")  # nothing lost around the hold
