@@ -1,7 +1,6 @@
-"""pyVoIP's SIP client and phone, hardened: replies to the call's peer, source filtering and INVITE
-rate limits, header normalisation, CANCEL/OPTIONS/unknown-BYE handling, registration state.
-One of the three modules (voicemail.sip*) that import pyVoIP 1.6.8.
-"""
+"""pyVoIP's SIP client and phone, hardened: replies to the call's peer, route sets, retransmissions,
+source filtering and INVITE rate limits, header normalisation, CANCEL/OPTIONS/unknown-BYE handling,
+registration state. One of the three modules (voicemail.sip*) that import pyVoIP 1.6.8."""
 
 from __future__ import annotations
 
