@@ -31,6 +31,8 @@ want sox
 if [ "$purpose" = "test" ]; then
   want chromium     # headless browser tests of the staff UI
 fi
+# Real SIP peers for the hotline tests: Kamailio as registrar/proxy, baresip as a phone.
+if [ "$purpose" = "test" ]; then want kamailio; want baresip; fi
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap: installing system packages: ${need[*]}"

@@ -190,6 +190,8 @@ class VoicemailChannel(CallScript):
             refused=self._refused,
             released=self._released,
             recorder_factory=self._new_recorder,
+            user_agent=s.user_agent,
+            keepalive_s=s.keepalive_s,
         )
 
     def _new_recorder(self) -> Recorder:

@@ -32,6 +32,9 @@ class SipSettings(BaseModel):
     username: str = "hotline"
     password_env: str = "SISTEM48_SIP_PASSWORD"  # noqa: S105 - the variable's name, not a secret
     register_expires_s: int = 300
+    # Our User-Agent/Server header (the library's name and version are never sent).
+    keepalive_s: float = Field(default=0, ge=0)  # register mode: CRLF keep-alive for NAT bindings, 0 = off
+    user_agent: str = Field(default="Sistem48", pattern=r"^[\x21-\x7e][\x20-\x7e]{0,63}$")
     # The only sources whose INVITEs ring ("host" or "host:port"; in register mode the registrar's
     # addresses too). Everyone else's INVITE gets 403, anything else from them is ignored.
     trunk_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1"])

@@ -8,10 +8,13 @@ voicemail.sip_rtp and voicemail.sip_transport, the only modules that import pyVo
 # `+sip.instance` and restart-colliding Call-IDs, responses and BYE sent to the registrar instead
 # of the call's peer, no source filtering, no OPTIONS reply, 200 to BYE for unknown calls,
 # re-INVITE re-binding RTP ports, RTP ports reused under live calls, compact or empty headers
-# dropping INVITEs, one odd datagram ending the receive thread, no INVITE rate limit.
-# Left (needs a fork of pyVoIP): no SIP retransmission timers (a lost 200 OK is not resent), BYE
-# copies the INVITE's Via stack, no digest `qop`, no 407 proxy auth, UDP/IPv4/G.711 only, no NAT
-# handling, no INVITE without SDP (refused with 488 here).
+# dropping INVITEs, one odd datagram ending the receive thread, no INVITE rate limit, Record-Route
+# dropped from the 200 OK and BYE sent without the route set, BYE copying the INVITE's Via stack,
+# no 200 OK/BYE retransmission, 423 read as a bad password, refused credentials retried at once
+# then the line stopped, RTP taken from anyone, a hold answered sendrecv, pyVoIP's name and version
+# in User-Agent and SDP.
+# Left (needs a fork of pyVoIP): no digest `qop`, no 407 proxy auth, UDP/IPv4/G.711 only, no NAT
+# handling beyond same-host RTP latching, no INVITE without SDP (refused with 488 here).
 
 from __future__ import annotations
 
@@ -158,8 +161,12 @@ class SipEndpoint:
         refused: Callable[[InviteInfo, Refusal], None],
         released: Callable[[str], None],
         recorder_factory: Callable[[], Recorder],
+        user_agent: str = "Sistem48",
+        keepalive_s: float = 0,
     ) -> None:
         self.registering = registering
+        self.user_agent = user_agent
+        self.keepalive_s = keepalive_s
         self.where = f"{server}:{server_port}"
         self.screen = screen
         self.refused = refused

@@ -30,6 +30,7 @@ with warnings.catch_warnings():
     import pyVoIP.VoIP.VoIP
 
 
+LATCH_QUIET_S = 0.5
 log = logging.getLogger("voicemail.sip")
 
 _library_log = logging.getLogger("pyVoIP")
@@ -62,8 +63,48 @@ class _TapRTPClient(RTP.RTPClient):
         self._out: collections.deque[bytes] = collections.deque()
         self._last_event_ts: int | None = None
         self.send_stats = SendStats()
+        self.foreign_packets = 0  # RTP datagrams from anyone but the caller, dropped
+        self._latched: tuple[str, int] | None = None
+        self._sdp_heard_at = self._latched_heard_at = -LATCH_QUIET_S
 
     # -- receive ------------------------------------------------------------------------------
+    def recv(self) -> None:
+        # Stock recv() takes RTP from anyone who finds the port. Only the caller's stream may
+        # reach the recording: the address and port its SDP named (re-INVITEs update them), or,
+        # for a phone whose port a NAT rewrote (or that streams from a second port), one other
+        # source on the SDP's host, latched only while every accepted source is quiet, and
+        # dropped as soon as the SDP port speaks (RTP latching, same host only).
+        while self.NSD:
+            try:
+                packet, source = self.sin.recvfrom(8192)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            except OSError:
+                continue
+            if not self.from_caller(source):
+                self.foreign_packets += 1
+                continue
+            try:
+                self.parse_packet(packet)
+            except RTP.RTPParseError as exc:
+                _library_debug(str(exc))
+
+    def from_caller(self, source: tuple[str, int], now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        expected = (str(self.outIP), int(self.outPort))
+        if source == expected:
+            self._sdp_heard_at, self._latched = now, None  # the SDP's port is authoritative
+            return True
+        if source == self._latched:
+            self._latched_heard_at = now
+            return True
+        quiet = now - max(self._sdp_heard_at, self._latched_heard_at) >= LATCH_QUIET_S
+        if source[0] == expected[0] and quiet:
+            self._latched, self._latched_heard_at = source, now
+            return True
+        return False
+
     def parse_packet(self, packet: bytes) -> None:
         # Anything but RTPParseError escaping here ends pyVoIP's receiver thread for the rest of
         # the call (0-3 byte datagrams, event codes > 15): the recording would silently stop.

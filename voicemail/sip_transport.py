@@ -1,7 +1,6 @@
-"""pyVoIP's SIP client and phone, hardened: replies to the call's peer, source filtering and INVITE
-rate limits, header normalisation, CANCEL/OPTIONS/unknown-BYE handling, registration state.
-One of the three modules (voicemail.sip*) that import pyVoIP 1.6.8.
-"""
+"""pyVoIP's SIP client and phone, hardened: replies to the call's peer, route sets, retransmissions,
+source filtering and INVITE rate limits, header normalisation, CANCEL/OPTIONS/unknown-BYE handling,
+registration state. One of the three modules (voicemail.sip*) that import pyVoIP 1.6.8."""
 
 from __future__ import annotations
 
@@ -26,10 +25,17 @@ from voicemail.sipwire import (
     REQUEST_TERMINATED,
     InviteInfo,
     Refusal,
+    Retransmissions,
     TokenBuckets,
+    add_headers,
     invite_info,
+    min_expires,
     normalize_headers,
+    own_via,
+    rebrand,
+    record_routes,
     retry_after,
+    route_destination,
     stateless_reply,
 )
 
@@ -47,12 +53,15 @@ with warnings.catch_warnings():
 from voicemail.sip_rtp import _CALL_ID, _TapCall
 
 log = logging.getLogger("voicemail.sip")
+AUTH_RETRY_S = 60
 
 
 class EndpointHooks(Protocol):
     """What the phone asks of the endpoint that owns it (voicemail.sip.SipEndpoint)."""
 
     registering: bool
+    user_agent: str
+    keepalive_s: float
     invite_gate: TokenBuckets
     legs: dict[str, Any]
     screen: Callable[[InviteInfo], Refusal | None]
@@ -86,7 +95,7 @@ class _Router:
         if match is not None:
             with self._lock:
                 address = self._routes.get(match.group(1).decode(errors="replace"), address)
-        return self._sock.sendto(data, address)
+        return self._sock.sendto(rebrand(data, self._agent), address)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -103,16 +112,23 @@ class _RepliesOnly:
         sock: socket.socket,
         handle: Callable[[bytes, tuple[str, int]], None],
         wait_s: Callable[[], float],
+        agent: str,
     ) -> None:
         self._sock = sock
         self._handle = handle
         self._wait_s = wait_s  # the client's register_timeout, which deregister() shortens
+        self._agent = agent
+        self.last_response = b""
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        return self._sock.sendto(rebrand(data, self._agent), address)
 
     def recv(self, size: int) -> bytes:
         deadline = time.monotonic() + self._wait_s()
         while True:
             raw, source = self._sock.recvfrom(max(size, MAX_DATAGRAM))
             if raw.startswith(b"SIP/2.0 "):
+                self.last_response = raw
                 return raw
             try:
                 self._handle(raw, source)
@@ -127,8 +143,13 @@ class _RepliesOnly:
 
 
 class _HardenedSIPClient(SIPClient):
-    def __init__(self, *args: Any, registering: bool, invite_gate: TokenBuckets, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, registering: bool, invite_gate: TokenBuckets, user_agent: str, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.user_agent = user_agent
+        self.retransmissions = Retransmissions(self._unanswered)
+        self.keepalive_s = 0.0
         self._registering = registering
         self.invite_gate = invite_gate
         self.dropped_invites = 0
@@ -143,14 +164,29 @@ class _HardenedSIPClient(SIPClient):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((self.myIP, self.myPort))
         # pyVoIP only knows a socket; the stand-in passes everything else through.
-        self.s = cast(socket.socket, _RepliesOnly(sock, self._handle_datagram, lambda: self.register_timeout))
+        self._replies = _RepliesOnly(
+            sock, self._handle_datagram, lambda: self.register_timeout, self.user_agent
+        )
+        self.s = cast(socket.socket, self._replies)
         self.NSD = True
         self.router = _Router(self.s)
         self.out = cast(socket.socket, self.router)
         if self._registering:
             threading.Thread(target=self.register, name="SIP Register", daemon=True).start()
+            if self.keepalive_s > 0:
+                threading.Thread(target=self._keep_alive, name="SIP keep-alive", daemon=True).start()
         receiver = threading.Thread(target=self.recv_loop, name="SIP Receive", daemon=True)
         receiver.start()
+
+    def _keep_alive(self) -> None:
+        # RFC 5626 §4.4.1 double-CRLF ping: keeps a NAT's UDP binding toward the registrar open
+        # between REGISTER refreshes, so calls still reach us.
+        while self.NSD:
+            time.sleep(self.keepalive_s)
+            try:
+                self.s.sendto(b"\r\n\r\n", (self.server, self.port))
+            except OSError:
+                return
 
     def recv(self) -> None:
         raw, source = self.s.recvfrom(MAX_DATAGRAM)  # BlockingIOError goes back to recv_loop
@@ -191,6 +227,7 @@ class _HardenedSIPClient(SIPClient):
             log.debug("SIP message from %s without %s dropped", source[0], ", ".join(missing))
             return
         message.source = source  # type: ignore[attr-defined]
+        self._acknowledged(message)
         if message.type == SIPMessageType.MESSAGE:
             call_id = message.headers.get("Call-ID")
             if call_id and message.method in ("INVITE", "CANCEL", "BYE", "ACK"):
@@ -201,6 +238,13 @@ class _HardenedSIPClient(SIPClient):
             self.parse_message(message)
         except Exception:
             log.exception("SIP message handling failed")
+
+    def _acknowledged(self, message: SIPMessage) -> None:
+        call_id = str(message.headers["Call-ID"])
+        if message.type == SIPMessageType.MESSAGE and message.method in ("ACK", "BYE", "CANCEL"):
+            self.retransmissions.stop(f"2xx {call_id}")
+        elif message.type == SIPMessageType.RESPONSE and message.headers["CSeq"].get("method") == "BYE":
+            self.retransmissions.stop(f"bye {call_id}")
 
     def _admit_invite(self, raw: bytes, source: tuple[str, int]) -> bool:
         """Take a peer's token for an INVITE that would start a call; over its limit the peer
@@ -218,13 +262,65 @@ class _HardenedSIPClient(SIPClient):
     # Overrides SIPClient.__register (name-mangled) to tell refused credentials from a timeout.
     def _SIPClient__register(self) -> bool:
         self.registered = False
-        try:
-            self.registered = bool(super()._SIPClient__register())  # type: ignore[misc]
-        except InvalidAccountInfoError:
-            self.credentials_refused = True
-            raise
+        for attempt in range(2):
+            try:
+                self.registered = bool(super()._SIPClient__register())  # type: ignore[misc]
+                break
+            except InvalidAccountInfoError:
+                # Stock code reads any final answer but 200 as "bad password", 423 too.
+                minimum = min_expires(self._replies.last_response)
+                if attempt == 0 and minimum is not None:
+                    log.info("registrar wants Expires >= %d s (423)", minimum)
+                    self.default_expires = minimum  # RFC 3261 §10.2.8: retry with Min-Expires
+                    continue
+                self.credentials_refused = True
+                raise
         self.credentials_refused = False
         return self.registered
+
+    def _SIPClient__start_register_timer(self, delay: int | None = None) -> None:
+        # After refused credentials stock code retries at once, three times, then stops the line
+        # for good; ask again every AUTH_RETRY_S instead (the PBX's account may be fixed meanwhile).
+        if self.credentials_refused:
+            self.registerFailures = 0
+            delay = AUTH_RETRY_S
+        super()._SIPClient__start_register_timer(delay)  # type: ignore[misc]
+
+    def gen_answer(self, request: SIPMessage, sess_id: str, ms: Any, sendtype: Any) -> str:
+        # Stock 200 OK drops Record-Route, so the caller's ACK and BYE bypass the proxies that
+        # asked to stay in the dialog (RFC 3261 §12.1.1 wants them copied, in order).
+        answer = add_headers(
+            str(super().gen_answer(request, sess_id, ms, sendtype)),
+            "Record-Route",
+            record_routes(request.raw),
+        )
+        data, call_id = answer.encode("utf8"), str(request.headers["Call-ID"])
+        self.retransmissions.start(f"2xx {call_id}", lambda: self.out.sendto(data, (self.server, self.port)))
+        return answer
+
+    def bye(self, request: SIPMessage) -> None:
+        # Our BYE follows the route set the INVITE's Record-Route gave us (RFC 3261 §12.2.1.1,
+        # loose routing): Route headers in the order received, sent to the first proxy.
+        routes = record_routes(request.raw)
+        message = own_via(str(self.gen_bye(request)), self.myIP, self.myPort)
+        data = add_headers(message, "Route", routes).encode("utf8")
+        send: Callable[[], int] = (
+            (lambda: self.s.sendto(data, route_destination(routes[0])))
+            if routes
+            else (lambda: self.out.sendto(data, (self.server, self.port)))
+        )
+        self.retransmissions.stop(f"2xx {request.headers['Call-ID']}")
+        send()
+        self.retransmissions.start(f"bye {request.headers['Call-ID']}", send)
+
+    def _unanswered(self, key: str) -> None:
+        kind, _, call_id = key.partition(" ")
+        log.warning(
+            "no %s for our %s of call %s in 32 s", "ACK" if kind == "2xx" else "answer", kind, call_id
+        )
+        call = self.phone.calls.get(call_id)
+        if kind == "2xx" and call is not None and call.state == CallState.ANSWERED:
+            call.hangup()  # RFC 3261 §13.3.1.4: a 2xx never acknowledged ends the dialog with BYE
 
     def gen_call_id(self) -> str:
         # Stock Call-IDs hash a counter that restarts at 1 with the process, so a restarted
@@ -300,7 +396,9 @@ class _HardenedPhone(VoIPPhone):
             fatalCallback=self.fatal,
             registering=endpoint.registering,
             invite_gate=endpoint.invite_gate,
+            user_agent=endpoint.user_agent,
         )
+        self.sip.keepalive_s = endpoint.keepalive_s
 
     def request_port(self, blocking: bool = True) -> int:
         # Stock bookkeeping never records an incoming call's port; once the range is used up it
@@ -350,7 +448,10 @@ class _HardenedPhone(VoIPPhone):
         # A re-INVITE (session timer, hold, media move) makes stock renegotiate() start the RTP
         # clients again, which fails to bind their port: answer with the running session instead.
         media = {client.inPort: client.assoc for client in call.RTPClients}
-        answer = self.sip.gen_answer(request, call.session_id, media, call.sendmode)
+        offered = request.body.get("a", {}).get("transmit_type")  # RFC 3264 §6.1: mirror a hold
+        mirror = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+        direction = call.sendmode if offered is None else type(offered)(mirror.get(offered.value, "sendrecv"))
+        answer = self.sip.gen_answer(request, call.session_id, media, direction)
         self.sip.out.sendto(answer.encode("utf8"), (self.server, self.port))
         connections = request.body.get("c") or []
         audio = [m for m in request.body.get("m", []) if m.get("type") == "audio"]

@@ -211,3 +211,132 @@ def resolve_peer(peer: str) -> list[tuple[str, int | None]]:
     except (OSError, UnicodeError):
         return [(host, port)]
     return [(address, port) for address in dict.fromkeys(str(info[4][0]) for info in infos)]
+
+
+def _split_uris(value: str) -> list[str]:
+    """Split a header value on the commas between name-addrs, not those inside <...>."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(value):
+        depth += (char == "<") - (char == ">")
+        if char == "," and depth == 0:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return [p for p in parts if p]
+
+
+def record_routes(raw: bytes) -> list[str]:
+    """Every Record-Route entry of a request, in the order received (RFC 3261 §12.1.1: the
+    UAS copies them into its 2xx and uses them, in this order, as its route set)."""
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1")
+    routes: list[str] = []
+    for line in head.split("\r\n")[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() == "record-route":
+            routes += _split_uris(value.strip())
+    return routes
+
+
+def route_destination(route: str) -> tuple[str, int]:
+    """Where a loose-routing proxy's `<sip:host[:port];lr>` entry is reached (UDP, port 5060 by
+    default); a name is resolved as a datagram destination would be."""
+    uri = route.strip().lstrip("<").partition(">")[0]
+    hostport = uri.partition(":")[2].rpartition("@")[2].partition(";")[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        host, port = hostport, "5060"
+    return host.strip("[]"), int(port)
+
+
+def add_headers(message: str, name: str, values: list[str]) -> str:
+    """Insert `name: value` lines right after the Call-ID line (order of `values` kept)."""
+    if not values:
+        return message
+    lines = message.split("\r\n")
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("Call-ID:")), 1)
+    return "\r\n".join([*lines[:at], *(f"{name}: {v}" for v in values), *lines[at:]])
+
+
+def own_via(message: str, host: str, port: int) -> str:
+    """Replace a request's copied Via stack with our single Via and a fresh branch (RFC 3261
+    §8.1.1.7); pyVoIP's BYE copies the INVITE's Via stack, which proxies answer back along."""
+    lines = [line for line in message.split("\r\n") if not line.startswith("Via:")]
+    via = f"Via: SIP/2.0/UDP {host}:{port};rport;branch=z9hG4bK{uuid.uuid4().hex[:16]}"
+    return "\r\n".join([lines[0], via, *lines[1:]])
+
+
+def rebrand(data: bytes, agent: str) -> bytes:
+    """Our own product token instead of pyVoIP's `User-Agent: pyVoIP x.y` and SDP `o=`/`s=` lines
+    (a scanner's fingerprint); responses carry it as `Server:` (RFC 3261 §20.35)."""
+    if b"pyVoIP" not in data:
+        return data
+    head, sep, body = data.partition(b"\r\n\r\n")
+    field_name = b"Server" if head.startswith(b"SIP/2.0 ") else b"User-Agent"
+    lines = [
+        field_name + b": " + agent.encode() if line.startswith(b"User-Agent: pyVoIP") else line
+        for line in head.split(b"\r\n")
+    ]
+    if body:
+        body = b"\r\n".join(
+            b"s=-" if line.startswith(b"s=pyVoIP") else line.replace(b"o=pyVoIP ", b"o=- ", 1)
+            for line in body.split(b"\r\n")
+        )
+        lines = [b"Content-Length: %d" % len(body) if x.startswith(b"Content-Length:") else x for x in lines]
+    return b"\r\n".join(lines) + sep + body
+
+
+def min_expires(response: bytes) -> int | None:
+    """The Min-Expires of a 423 Interval Too Brief answer to a REGISTER, else None."""
+    if not response.startswith(b"SIP/2.0 423"):
+        return None
+    for line in response.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"min-expires" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+T1_S, T2_S = 0.5, 4.0  # RFC 3261 §17.1.1.1 defaults
+
+
+class Retransmissions:
+    """UDP retransmission of our 2xx to an INVITE until its ACK (RFC 3261 §13.3.1.4, timers G/H)
+    and of our BYE until its answer (§17.1.2.2, timers E/F): at T1, doubling, capped at T2,
+    for at most 64*T1; then `gave_up(key)`."""
+
+    def __init__(self, gave_up: Callable[[str], None], *, t1_s: float = T1_S, t2_s: float = T2_S) -> None:
+        self._gave_up = gave_up
+        self._t1, self._t2 = t1_s, t2_s
+        self._lock = threading.Lock()
+        self._pending: dict[str, threading.Event] = {}
+
+    def start(self, key: str, resend: Callable[[], object]) -> None:
+        done = threading.Event()
+        with self._lock:
+            previous = self._pending.pop(key, None)
+            self._pending[key] = done
+        if previous is not None:
+            previous.set()
+        threading.Thread(
+            target=self._run, args=(key, resend, done), name=f"SIP retransmit {key}", daemon=True
+        ).start()
+
+    def stop(self, key: str) -> bool:
+        with self._lock:
+            done = self._pending.pop(key, None)
+        if done is not None:
+            done.set()
+        return done is not None
+
+    def _run(self, key: str, resend: Callable[[], object], done: threading.Event) -> None:
+        interval, deadline = self._t1, time.monotonic() + 64 * self._t1
+        while not done.wait(min(interval, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                if self.stop(key):
+                    self._gave_up(key)
+                return
+            try:
+                resend()
+            except OSError:
+                return
+            interval = min(interval * 2, self._t2)
