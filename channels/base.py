@@ -1,6 +1,7 @@
 """The contract every medium implements: inbound contacts, the inbox they go to, channels, notifiers.
 
-Standard library only, so every package can depend on it and it depends on nothing.
+The standard library only (channels/phone.py adds phonenumbers, a pure-Python library without
+dependencies), so every package can depend on it and it depends on nothing of ours.
 """
 
 from __future__ import annotations

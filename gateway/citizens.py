@@ -6,22 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-import phonenumbers
 from sqlmodel import Session, select
 
 from channels.base import ChannelKind
+from channels.phone import normalise_phone
 from storage.models import Citizen, CitizenIdentity, PiiAccess
-
-
-def normalise_phone(raw: str, region: str) -> str | None:
-    """E.164 for a phone number (national forms read in `region`); None for alphanumeric senders."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_email(raw: str) -> str:

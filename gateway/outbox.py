@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import phonenumbers
 from sqlmodel import Session, col, func, select
 
+from channels.phone import read_phone
 from gateway.config import Config, WorkOrderSettings
 from gateway.notify import EMAIL_BODY, EMAIL_LINES, EMAIL_SUBJECTS, STATUS_LABEL, render, sms_body
 from gateway.photos import strip_metadata
@@ -44,15 +44,8 @@ class Outbox:
         ).first()
 
     def _is_mobile(self, e164: str) -> bool:
-        try:
-            number = phonenumbers.parse(e164, None)
-        except phonenumbers.NumberParseException:
-            return False
-        kind = phonenumbers.number_type(number)
-        return kind in (
-            phonenumbers.PhoneNumberType.MOBILE,
-            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        )
+        number = read_phone(e164, None)
+        return number is not None and number.mobile
 
     def reply_route(
         self, session: Session, ticket: Ticket, identities: list[CitizenIdentity] | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from gateway.citizens import normalise_phone as e164
+from channels.phone import normalise_phone as e164
 from gateway.text import fold, words
 from storage.models import CitizenIdentity, Ticket
 

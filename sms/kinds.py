@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import phonenumbers
-
+from channels.phone import read_phone
 from sms.codec import SmsPart
 
 Kind = Literal["text", "flash", "mms", "binary", "empty"]
@@ -131,17 +130,13 @@ def _mms(data: bytes, port: int | None) -> SmsKind:
 def reply_refusal(number: str, region: str, allowed_regions: Sequence[str], mobile_only: bool) -> str | None:
     """Why the gateway must not send an SMS to `number` (a foreign, premium or short number costs
     money or reaches nobody); None when a reply is allowed."""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
+    parsed = read_phone(number, region)
+    if parsed is None:
         return "not a phone number"
-    if not phonenumbers.is_valid_number(parsed):
+    if not parsed.valid:
         return "not a valid phone number"
-    where = phonenumbers.region_code_for_number(parsed)
-    if where not in (allowed_regions or [region]):
-        return f"foreign number ({where})"
-    kind = phonenumbers.number_type(parsed)
-    mobile = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-    if mobile_only and kind not in mobile:
+    if parsed.region not in (allowed_regions or [region]):
+        return f"foreign number ({parsed.region})"
+    if mobile_only and not parsed.mobile:
         return "not a mobile number"
     return None

@@ -12,10 +12,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import phonenumbers
-
 from channels.base import ChannelError, DeliveryFailed, DeliveryReceipt, Notification
 from channels.clock import utc_now
+from channels.phone import read_phone
 from channels.privacy import mask_phone
 from sms import codec, kinds
 from sms.modem import Modem
@@ -48,17 +47,16 @@ class SmsNotifier:
         self._next_ref: dict[str, int] = {}
 
     def _recipient(self, raw: str) -> str:
-        try:
-            parsed = phonenumbers.parse(raw, self.settings.default_region)
-        except phonenumbers.NumberParseException:
-            raise DeliveryFailed("recipient is not a phone number", permanent=True) from None
-        if not phonenumbers.is_valid_number(parsed):
+        number = read_phone(raw, self.settings.default_region)
+        if number is None:
+            raise DeliveryFailed("recipient is not a phone number", permanent=True)
+        if not number.valid:
             raise DeliveryFailed("recipient is not a valid phone number", permanent=True)
         s = self.settings
         refusal = kinds.reply_refusal(raw, s.default_region, s.reply_regions, s.reply_mobile_only)
         if refusal is not None:
             raise DeliveryFailed(f"recipient not allowed by sms.reply_*: {refusal}", permanent=True)
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return number.e164
 
     def _concat_ref(self, recipient: str) -> int:
         ref = self._next_ref.get(recipient)

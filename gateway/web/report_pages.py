@@ -383,7 +383,7 @@ def _reply_to(
     gw: Gateway, values: dict[str, str], errors: list[str]
 ) -> tuple[str, Literal["sms", "email", ""]]:
     """The one address answers go to, by the channel the reporter picked (or the one they gave)."""
-    from gateway.citizens import normalise_phone
+    from channels.phone import normalise_phone
 
     phone = normalise_phone(values["phone"], gw.config.gateway.default_region) if values["phone"] else None
     if values["phone"] and phone is None:
