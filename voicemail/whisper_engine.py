@@ -175,26 +175,33 @@ class WhisperTranscriber(PipelineTranscriber):
         return ", ".join(kept) + "." if kept else None
 
     def _pass(self, audio: Any, language: str, *, relaxed: bool) -> tuple[list[EngineWord], str]:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"initial_prompt": self.prompt}
         if relaxed:
             # The recipe's trap: a whole message dropped by the no-speech / log-probability cut.
-            options = {"no_speech_threshold": None, "log_prob_threshold": None}
+            # Without the vocabulary prompt, so speech made of the vocabulary is not taken for
+            # an echo of it a second time.
+            options = {"no_speech_threshold": None, "log_prob_threshold": None, "initial_prompt": None}
         segments, info = self._model.transcribe(
             audio,
             language=language,
             beam_size=self._settings.whisper_beam_size,
+            # Beam search only: the sampling fallback at higher temperatures makes the same
+            # voicemail read differently on each try, and it is where invented text comes from.
+            temperature=0.0,
             word_timestamps=True,
             vad_filter=False,  # our own gate already trimmed the audio
             # Conditioning on earlier text is what lets Whisper loop on a hallucination.
             condition_on_previous_text=False,
-            initial_prompt=self.prompt,
             **options,
         )
         words: list[EngineWord] = []
         previous = ""
         for segment in segments:
             doubts = segment_doubts(
-                segment.text, segment.no_speech_prob, segment.avg_logprob, self._prompt_words
+                segment.text,
+                segment.no_speech_prob,
+                segment.avg_logprob,
+                frozenset() if relaxed else self._prompt_words,
             )
             folded = " ".join(_folded_words(segment.text))
             if folded and folded == previous:

@@ -32,7 +32,7 @@ ENGLISH_SENTENCES = (
     "there is a deep hole in the road near the school",
     "please send someone to fix the traffic light",
     "a large tree fell on the sidewalk last night",
-    "my neighbour burns plastic in the yard every evening",
+    "my neighbor burns plastic in the yard every evening",
     "the bus stop roof is leaking when it rains",
     "stray dogs are sleeping in the park again",
     "the bridge railing is bent and dangerous for children",
