@@ -23,6 +23,7 @@ _ENDINGS = ("ama", "ima", "om", "oj", "em", "im", "ih", "og", "u", "e", "i", "a"
 MIN_STEM = 3
 STREET_SIMILARITY = 0.8  # mean over a street name's words
 WORD_FLOOR = 0.6  # no single word of a multi-word name below this
+PREFILTER_SIMILARITY = 0.6  # below every threshold here: only skips names nowhere near the text
 SINGLE_WORD_SIMILARITY = 0.86  # one-word names ("Njegoševa") need a closer match
 NUMBER_WINDOW = 5  # words between the street and its house number, either side
 STREET_ALONE_SIMILARITY = 0.95
@@ -124,9 +125,14 @@ def _house_number(tokens: Sequence[str], start: int, end: int, street: Street) -
 def find_address(text: str, register: Sequence[Street]) -> FoundAddress | None:
     """The register's street best matching a stretch of `text`, with a house number near it."""
     tokens = [t for t in words(text) if t not in GENERIC_WORDS]
+    glued_text = "".join(tokens)
     best: tuple[float, Street, int, int] | None = None
     for street in register:
         for spelling in street.spellings:
+            # A necessary condition checked in C++ first: some stretch of the text resembles the
+            # name at all. The register is matched inside the ingest transaction of every contact.
+            if fuzz.partial_ratio(stem("".join(spelling)), glued_text) < PREFILTER_SIMILARITY * 100:
+                continue
             for n in {max(1, len(spelling) - 1), len(spelling), len(spelling) + 1}:
                 for i in range(len(tokens) - n + 1):
                     score = _street_score(spelling, tokens[i : i + n])
