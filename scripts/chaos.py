@@ -606,6 +606,11 @@ class Chaos:
         refused_before = self.relay.refused
         self.relay.mode = kind
         time.sleep(self.fault_s)
+        # A fault no mail met shows nothing: right after the PostgreSQL restart the outbox may still
+        # be backing off, so the relay stays faulty (up to 3× longer) until it refused one mail.
+        until = time.monotonic() + 3 * self.fault_s
+        while self.relay.refused == refused_before and time.monotonic() < until:
+            time.sleep(0.2)
         self.relay.mode = "ok"
         phase.fault_end = time.monotonic()
         phase.detected_s = self.health.shown_after(start, component("outbound.email", not_up))
