@@ -218,7 +218,8 @@ class WhisperTranscriber(PipelineTranscriber):
                     engine_conf=float(w.probability),
                 )
                 for w in segment.words or ()
-                if w.word.strip()
+                # Over noise Whisper can emit bare "..." tokens: punctuation alone is not a word.
+                if any(ch.isalnum() for ch in w.word)
             )
         return words, str(info.language)
 

@@ -57,7 +57,8 @@ def espeak_wav(out: Path, text: str, voice: str, *, rate: int = RATE, telephone:
 
 def sox_wav(out: Path, *effects: str, rate: int = RATE) -> Path:
     """A sox-synthesised mono 16-bit WAV, e.g. sox_wav(p, "synth", "5", "whitenoise", "vol", "0.3")."""
-    run("sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", str(out), *effects)
+    # -R: sox seeds its noise generators the same way each run, so a noise test is repeatable.
+    run("sox", "-R", "-n", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", str(out), *effects)
     return out
 
 
