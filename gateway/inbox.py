@@ -70,7 +70,7 @@ class GatewayInbox:
         self.signer = signer
         self.clock = clock
         self.utility_replies = utility_replies
-        self.reports = WireReports(config, engine, citizens, clock)
+        self.reports = WireReports(config, engine, citizens, tickets, clock)
         self._ingests: GroupCommitter[InboundContact, IngestResult] = GroupCommitter(self.ingest_many_sync)
         self._spools: GroupCommitter[RawInbound, str] = GroupCommitter(self.spool_many_sync)
         # Set after every spool commit: the spool worker of this process wakes at once.

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from channels.base import Attachment
 from gateway.calendar import WorkingCalendar
@@ -18,7 +18,7 @@ from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.routing import Router
 from gateway.search import search_text
 from gateway.ticket_states import SYSTEM, Actor, TicketNotFound, Transcript, redact
-from storage.models import AttachmentRow, CallLog, Citizen, Message, Ticket, TicketEvent, TranscriptRow
+from storage.models import AttachmentRow, Citizen, Message, Ticket, TicketEvent, TranscriptRow
 
 
 class TicketRecords:
@@ -213,16 +213,10 @@ class TicketRecords:
     def mark_called_back(
         self, session: Session, ticket: Ticket, actor: Actor, note: str | None = None
     ) -> None:
-        """An operator returned the call: off the call-back list, with its calls, in the timeline."""
+        """An operator returned the call: off the call-back list, in the timeline (the call log's
+        side is gateway/wire_reports.py `mark_ticket_called_back`, which calls this)."""
         ticket.needs_callback = False
         session.add(ticket)
-        for call in session.exec(
-            select(CallLog).where(CallLog.ticket_id == ticket.id, col(CallLog.callback_done_at).is_(None))
-        ).all():
-            call.needs_callback = False
-            call.callback_done_at = self.clock()
-            call.callback_note = f"{actor.name}: {note or ''}".strip(": ")
-            session.add(call)
         said = "called back" + (f": {note}" if note else "")
         self._event(session, ticket, actor, "callback", None, None, said)
 

@@ -12,19 +12,27 @@ from sqlmodel import Session, col, select
 from channels.base import CallOutcome, CallRecord, ChannelKind, DeliveryReport, DeliveryState
 from gateway.citizens import Citizens, normalise_address
 from gateway.config import Config
+from gateway.ticket_states import Actor
+from gateway.tickets import TicketService
 from storage.db import session_scope
-from storage.models import CallLog, Message, OutboxMessage
+from storage.models import CallLog, Message, OutboxMessage, Ticket
 
 
 class WireReports:
     """The one writer of the call log and of delivery outcomes on outbox rows."""
 
     def __init__(
-        self, config: Config, engine: sa.Engine, citizens: Citizens, clock: Callable[[], datetime]
+        self,
+        config: Config,
+        engine: sa.Engine,
+        citizens: Citizens,
+        tickets: TicketService,
+        clock: Callable[[], datetime],
     ) -> None:
         self.config = config
         self.engine = engine
         self.citizens = citizens
+        self.tickets = tickets
         self.clock = clock
 
     def record_delivery_sync(self, report: DeliveryReport) -> None:
@@ -86,8 +94,19 @@ class WireReports:
         call = s.exec(select(CallLog).where(CallLog.call_id == call_id)).first()
         if call is None:
             return None
+        self._called_back(s, call, who, note)
+        return call
+
+    def mark_ticket_called_back(self, s: Session, ticket: Ticket, actor: Actor, note: str | None) -> None:
+        """An operator returned the call of a ticket: its calls leave the list, the ticket says so."""
+        for call in s.exec(
+            select(CallLog).where(CallLog.ticket_id == ticket.id, col(CallLog.callback_done_at).is_(None))
+        ).all():
+            self._called_back(s, call, actor.name, note)
+        self.tickets.mark_called_back(s, ticket, actor, note)
+
+    def _called_back(self, s: Session, call: CallLog, who: str, note: str | None) -> None:
         call.needs_callback = False
         call.callback_done_at = self.clock()
         call.callback_note = f"{who}: {note or ''}".strip(": ")
         s.add(call)
-        return call

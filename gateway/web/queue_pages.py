@@ -1,5 +1,5 @@
 """The call-back list's "called back" buttons: a flagged ticket or a missed call leaves the list
-(the ticket through TicketService.mark_called_back, a bare missed call through gateway/queues)."""
+(both through gateway/wire_reports.py, the call log's one writer; a ticket's timeline through it)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def ticket_called_back(
         ticket = s.exec(select(Ticket).where(Ticket.reference == reference)).first()
         if ticket is None:
             return r.page(request, "error.html", 404, message="404")
-        gw.tickets.mark_called_back(s, ticket, who.actor(), note.strip() or None)
+        gw.inbox.reports.mark_ticket_called_back(s, ticket, who.actor(), note.strip() or None)
     return RedirectResponse("/inbox#callbacks", status_code=303)
 
 
