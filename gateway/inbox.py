@@ -30,14 +30,13 @@ from gateway.config import Config
 from gateway.groupcommit import GroupCommitter
 from gateway.keywords import Keyword, find_reference, parse_keyword
 from gateway.notify import STATUS_LABEL, sms_body
-from gateway.photos import PHOTO_TYPES, gps_from_photo
 from gateway.signing import REFERENCE, Signer
 from gateway.tickets import THREADABLE, Actor, TicketService
 from gateway.utility_replies import UtilityReplies
 from gateway.wire_reports import WireReports
 from storage.blobs import INLINE_RAW_MAX, BlobStore, inline_raw
 from storage.db import session_scope
-from storage.models import AttachmentRow, Citizen, CitizenIdentity, InboundSpool, Message, Ticket
+from storage.models import Citizen, CitizenIdentity, InboundSpool, Message, Ticket
 from storage.queue import enqueue_job
 
 log = logging.getLogger(__name__)
@@ -448,33 +447,10 @@ class GatewayInbox:
         message: Message,
         stored: list[tuple[Attachment, str]],
     ) -> None:
-        for att, sha in stored:
-            kind = "file"
-            lat = lon = None
-            if att.content_type.lower() in PHOTO_TYPES:
-                kind = "photo"
-                gps = gps_from_photo(att.data)
-                if gps:
-                    lat, lon = gps
-            elif att.content_type.lower().startswith("audio/"):
-                kind = "audio"
-            row = AttachmentRow(
-                ticket_id=ticket.id if ticket else None,
-                message_id=message.id,
-                filename=att.filename,
-                content_type=att.content_type,
-                size=len(att.data),
-                sha256=sha,
-                kind=kind,
-                lat=lat,
-                lon=lon,
-                created_at=self.clock(),
-            )
-            s.add(row)
-            s.flush()
-            if ticket is not None and lat is not None and ticket.lat is None:
-                self.tickets.set_location(s, ticket, lat, lon)
-            if ticket is not None and kind == "audio" and self.config.transcription.enabled:
+        for row in self.tickets.add_message_files(s, ticket, message, stored):
+            if ticket is not None and row.lat is not None and row.lon is not None and ticket.lat is None:
+                self.tickets.set_location(s, ticket, row.lat, row.lon)
+            if ticket is not None and row.kind == "audio" and self.config.transcription.enabled:
                 enqueue_job(s, "transcribe", {"ticket_id": ticket.id, "attachment_id": row.id}, self.clock())
 
 

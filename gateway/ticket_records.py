@@ -135,32 +135,43 @@ class TicketRecords:
             )
         )
 
-    def add_after_photos(
+    def add_message_files(
         self,
         session: Session,
         ticket: Ticket | None,
         message: Message,
         stored: Sequence[tuple[Attachment, str]],
-    ) -> None:
-        """The files of a utility's mail: after-photos of its work order (kept unlinked without one)."""
+        *,
+        phase: str = "before",
+    ) -> list[AttachmentRow]:
+        """The files of an inbound message (kept unlinked without a ticket): photos with their EXIF
+        GPS, audio, other files; `phase="after"` for a utility's after-photos of its work order."""
+        rows = []
         for att, sha in stored:
-            is_photo = att.content_type.lower() in PHOTO_TYPES
-            gps = gps_from_photo(att.data) if is_photo else None
-            session.add(
-                AttachmentRow(
-                    ticket_id=ticket.id if ticket else None,
-                    message_id=message.id,
-                    filename=att.filename,
-                    content_type=att.content_type,
-                    size=len(att.data),
-                    sha256=sha,
-                    kind="photo" if is_photo else "file",
-                    phase="after",
-                    lat=gps[0] if gps else None,
-                    lon=gps[1] if gps else None,
-                    created_at=self.clock(),
-                )
+            kind = "file"
+            gps = None
+            if att.content_type.lower() in PHOTO_TYPES:
+                kind = "photo"
+                gps = gps_from_photo(att.data)
+            elif att.content_type.lower().startswith("audio/") and phase == "before":
+                kind = "audio"
+            row = AttachmentRow(
+                ticket_id=ticket.id if ticket else None,
+                message_id=message.id,
+                filename=att.filename,
+                content_type=att.content_type,
+                size=len(att.data),
+                sha256=sha,
+                kind=kind,
+                phase=phase,
+                lat=gps[0] if gps else None,
+                lon=gps[1] if gps else None,
+                created_at=self.clock(),
             )
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        return rows
 
     def suggest_category(self, session: Session, ticket: Ticket, text: str) -> None:
         suggestion = self.router.suggest(text)

@@ -142,7 +142,7 @@ class UtilityReplies:
         )
         s.add(message)
         s.flush()
-        self.tickets.add_after_photos(s, ticket, message, stored)
+        self.tickets.add_message_files(s, ticket, message, stored, phase="after")
         if ticket is None:
             log.info("utility %s mail without a work order kept for operators", utility.code)
             return IngestResult(
