@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -49,8 +50,9 @@ class Decision:
     detail: str
 
 
-class CallScript:
-    """What happens on an answered call; the channel provides the state declared here."""
+class CallScript(ABC):
+    """What happens on an answered call; the channel provides the state declared here and the two
+    abstract hooks (how to reach the core from the call's thread, where to keep a call it refused)."""
 
     _settings: SipSettings
     _prompts: Prompts | None
@@ -63,11 +65,11 @@ class CallScript:
     _day: date | None
     _recorded_today: int
 
-    def _call_core(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
-        raise NotImplementedError
+    @abstractmethod
+    def _call_core(self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T: ...
 
-    def _quarantine(self, contact: InboundContact) -> Path:
-        raise NotImplementedError
+    @abstractmethod
+    def _quarantine(self, contact: InboundContact) -> Path: ...
 
     def _converse(self, leg: CallLeg, ringing: Ringing) -> Decision:
         prompts = self._prompts
