@@ -313,3 +313,15 @@ class InboundSpool(SQLModel, table=True):
     last_error: str | None = None
     message_id: int | None = Field(default=None, foreign_key="message.id")
     finished_at: datetime | None = _ts(nullable=True)
+
+
+class DataRemoval(SQLModel, table=True):
+    """What the retention sweep or a citizen's erasure removed: counts per kind, never content."""
+
+    __tablename__ = "data_removal"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(default=True, index=True)
+    actor: str
+    action: str = Field(index=True)  # retention | erasure
+    citizen_id: int | None = None
+    counts: dict[str, Any] = _json()
