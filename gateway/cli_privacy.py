@@ -66,7 +66,7 @@ def citizen_export(
     try:
         with session_scope(engine, write=True) as s:
             subject = find_subject(s, who, cfg.gateway.default_region)
-            data = export(s, subject, _actor(), "cli")
+            data = export(s, subject, _actor(), "export (sistem48 citizen export)")
     except NotFound:
         typer.echo("nobody is known by that number or address", err=True)
         raise typer.Exit(1) from None

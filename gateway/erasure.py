@@ -115,7 +115,7 @@ def _calls(s: Session, subject: Subject) -> list[CallLog]:
     return list(s.exec(select(CallLog).where(col(CallLog.caller).in_(phones))).all())
 
 
-def export(s: Session, subject: Subject, actor: str, via: str) -> dict[str, Any]:
+def export(s: Session, subject: Subject, actor: str, what: str) -> dict[str, Any]:
     """Everything held about the person, as plain data; the export itself is audit-logged."""
     citizen = s.get(Citizen, subject.citizen_id)
     tickets = s.exec(
@@ -126,7 +126,7 @@ def export(s: Session, subject: Subject, actor: str, via: str) -> dict[str, Any]
     transcripts = s.exec(
         select(TranscriptRow).where(col(TranscriptRow.attachment_id).in_([a.id for a in attachments]))
     ).all()
-    record_pii_access(s, actor, None, subject.citizen_id, f"export ({via})")
+    record_pii_access(s, actor, None, subject.citizen_id, what)
     return {
         "citizen": {
             "name": citizen.name if citizen else None,

@@ -129,7 +129,7 @@ def test_erasure_needs_the_same_number_typed_again(gateway: Any) -> None:
 def test_export_holds_every_message_of_the_number_and_is_audit_logged(gateway: Any) -> None:
     seed(gateway, b"RIFF....WAVE")
     with session_scope(gateway.engine, write=True) as s:
-        data = export(s, find_subject(s, "381641234567", "RS"), "admin", "cli")
+        data = export(s, find_subject(s, "381641234567", "RS"), "admin", "export (cli)")
     assert data["citizen"]["identities"] == [{"kind": "phone", "value": "+381641234567"}]
     assert len(data["tickets"]) == 2 and len(data["calls"]) == 1 and len(data["transcripts"]) == 1
     assert any("Zovite me" in m["body"] for m in data["messages"])
