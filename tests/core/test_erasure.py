@@ -137,3 +137,37 @@ def test_export_holds_every_message_of_the_number_and_is_audit_logged(gateway: A
     assert "Rupa na putu kod škole" in export_html(data) and "<script" not in export_html(data)
     with session_scope(gateway.engine) as s:
         assert s.exec(select(PiiAccess)).one().what == "export (cli)"
+
+
+def test_cli_exports_then_erases_only_after_the_number_is_typed_again(gateway: Any, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    seed(gateway, b"RIFF....WAVE")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'[gateway]\ndata_dir = "{gateway.config.gateway.data_dir}"\n'
+        f'[database]\nurl = "{gateway.config.database.url}"\n'
+        "[mail]\nenabled = false\n[sms]\nenabled = false\n[sip]\nenabled = false\n"
+    )
+    runner = CliRunner()
+    out = tmp_path / "request"
+    done = runner.invoke(app, ["citizen", "export", "064 1234567", "--out", str(out), "-c", str(cfg)])
+    assert done.exit_code == 0, done.output
+    (exported,) = out.glob("citizen-*.json")
+    assert "Zovite me" in exported.read_text(encoding="utf-8") and exported.with_suffix(".html").exists()
+    assert "0641234567" not in done.output  # the console line names files and counts only
+
+    refused = runner.invoke(app, ["citizen", "erase", "0641234567", "-c", str(cfg)], input="0641234560\n")
+    assert refused.exit_code == 1 and "nothing erased" in refused.output
+    erased = runner.invoke(app, ["citizen", "erase", "0641234567", "-c", str(cfg)], input="+381641234567\n")
+    assert erased.exit_code == 0, erased.output
+    assert "identities=1" in erased.output
+    with session_scope(gateway.engine) as s:
+        with pytest.raises(NotFound):
+            find_subject(s, "0641234567", "RS")
+        assert {p.what for p in s.exec(select(PiiAccess)).all()} == {
+            "export (sistem48 citizen export)",
+            "erasure",
+        }
