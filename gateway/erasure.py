@@ -245,6 +245,7 @@ def erase(
             freed.add(a.sha256)
             s.delete(a)
             counts["files"] += 1
+        freed |= drop_work_order_photos(s, subject.ticket_ids)
     else:
         for t in s.exec(select(TranscriptRow).where(col(TranscriptRow.ticket_id).in_(subject.ticket_ids))):
             t.text, t.data = "", {}  # words the person spoke; the recording follows its own period
@@ -282,6 +283,18 @@ def erase(
     record_pii_access(s, actor, None, subject.citizen_id, action)
     log.info("%s of citizen %s by %s: %s", action, subject.citizen_id, actor, _counts_line(counts))
     return counts, freed
+
+
+def drop_work_order_photos(s: Session, ticket_ids: Iterable[int]) -> set[str]:
+    """The work orders' metadata-free copies of the tickets' photos: they go with the originals.
+    A row being sent right now keeps them (its worker is reading the files)."""
+    freed: set[str] = set()
+    for o in s.exec(select(OutboxMessage).where(col(OutboxMessage.ticket_id).in_(list(ticket_ids)))):
+        if o.meta.get("attachments") and o.state != "sending":
+            freed |= {str(p.get("sha256")) for p in o.meta["attachments"]}
+            o.meta = {k: v for k, v in o.meta.items() if k != "attachments"}
+            s.add(o)
+    return freed
 
 
 def _scrub(text: str | None, names: Iterable[str]) -> str | None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from gateway.config import RetentionSettings
-from gateway.erasure import Subject, all_blob_references, erase, purge_blobs
+from gateway.erasure import Subject, all_blob_references, drop_work_order_photos, erase, purge_blobs
 from storage.blobs import BlobStore
 from storage.db import session_scope
 from storage.models import (
@@ -24,7 +24,6 @@ from storage.models import (
     DataRemoval,
     InboundSpool,
     Message,
-    OutboxMessage,
     PiiAccess,
     Ticket,
     TranscriptRow,
@@ -162,13 +161,7 @@ class Retention:
             if a.ticket_id is not None and a.kind == "photo":
                 tickets.add(a.ticket_id)
             s.delete(a)
-        # The work order's metadata-free copies of those photos go with them once the mail is out.
-        for o in s.exec(select(OutboxMessage).where(col(OutboxMessage.ticket_id).in_(tickets))):
-            if o.meta.get("attachments") and o.state not in ("queued", "sending"):
-                freed |= {str(p.get("sha256")) for p in o.meta["attachments"]}
-                o.meta = {k: v for k, v in o.meta.items() if k != "attachments"}
-                s.add(o)
-        return freed
+        return freed | drop_work_order_photos(s, tickets)
 
     def _drop_raw(self, s: Session, ids: list[int], now: datetime) -> set[str]:
         freed: set[str] = set()

@@ -4,16 +4,19 @@ pseudonymisation leaves the statistics as they were, and blobs follow the rows t
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from datetime import timedelta
 from typing import Any
 
+from PIL import Image
 from sqlmodel import col, func, select
 from typer.testing import CliRunner
 
 from channels.base import Attachment, CallOutcome, CallRecord
 from gateway.reports import build_report, month_period
 from gateway.retention import Retention, RetentionSweeper
+from gateway.tickets import Actor, Change, Status
 from gateway.web.views import dashboard
 from storage.db import session_scope
 from storage.models import (
@@ -22,6 +25,7 @@ from storage.models import (
     CitizenIdentity,
     DataRemoval,
     Message,
+    OutboxMessage,
     PiiAccess,
     Ticket,
     TranscriptRow,
@@ -31,10 +35,17 @@ from tests.core.helpers import mail, sms, voicemail
 BIG_MAIL = b"From: a@b\r\n\r\n" + b"x" * 70_000  # above INLINE_RAW_MAX: its raw bytes are a blob
 
 
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 40)).save(out, format="JPEG")
+    return out.getvalue()
+
+
 def seed(gw: Any) -> dict[str, str]:
     """Closed today: an SMS with a photo and a voicemail with its transcript (one citizen). Open: a
     mail with large raw bytes and a photo, and a voicemail (another citizen). A call and an audit row."""
-    photo = Attachment("a.jpg", "image/jpeg", b"\xff\xd8\xff closed photo")
+    gw.config.mail.enabled = True  # queued as outbox rows (no channel runs): the work order's mail
+    photo = Attachment("a.jpg", "image/jpeg", jpeg())
     refs = {
         "closed_sms": gw.inbox.ingest_sync(sms(gw, "0641234567", "Rupa", attachments=(photo,))).reference,
         "closed_vm": gw.inbox.ingest_sync(voicemail(gw, "0641234567", b"RIFF closed audio")).reference,
@@ -67,6 +78,10 @@ def seed(gw: Any) -> dict[str, str]:
                     low_confidence=False,
                 )
             )
+        assigned = s.exec(select(Ticket).where(Ticket.reference == refs["closed_sms"])).one()
+        operator = Actor("ana", "operator")
+        gw.tickets.transition(s, assigned, Status.OPEN, operator, Change(category="javna_rasveta"))
+        gw.tickets.transition(s, assigned, Status.ASSIGNED, operator, Change(utility="rasveta"))
         for name in ("closed_sms", "closed_vm"):
             ticket = s.exec(select(Ticket).where(Ticket.reference == refs[name])).one()
             ticket.status, ticket.closed_at = "closed", gw.clock()
@@ -131,14 +146,22 @@ def test_raw_bytes_go_after_30_days_while_the_text_stays(gateway: Any, clock: An
     assert not gateway.blobs.exists(raw_blob)
 
 
-def test_photos_go_a_year_after_close_only_from_closed_tickets(gateway: Any, clock: Any) -> None:
+def test_photos_go_a_year_after_close_with_the_work_orders_copies(gateway: Any, clock: Any) -> None:
     refs = seed(gateway)
+    with session_scope(gateway.engine) as s:
+        order = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "workorder")).one()
+        (copy,) = [p["sha256"] for p in order.meta["attachments"]]
+    assert gateway.blobs.exists(copy)
     clock.advance(days=364)
     assert retention(gateway).run()["photos"] == 0
     clock.advance(days=2)
     assert retention(gateway).run()["photos"] == 1
     after = attachments(gateway)
     assert refs["closed_sms"] not in after and after[refs["open_mail"]] == ["photo"]
+    with session_scope(gateway.engine) as s:
+        order = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "workorder")).one()
+        assert "attachments" not in order.meta and order.body  # the work order's text stays
+    assert not gateway.blobs.exists(copy)
 
 
 def test_pseudonymisation_after_24_months_keeps_tickets_and_statistics(gateway: Any, clock: Any) -> None:
@@ -236,3 +259,27 @@ def test_cli_dry_run_prints_counts_and_a_real_run_needs_confirmation(gateway: An
     assert done.exit_code == 0, done.output
     with session_scope(gateway.engine) as s:
         assert s.exec(select(func.count()).select_from(CallLog)).one() == 0
+
+
+def test_the_gateway_with_the_sla_role_runs_the_daily_sweep_in_its_loops(config: Any, clock: Any) -> None:
+    import asyncio
+
+    from gateway.app import build_gateway
+
+    gw = build_gateway(config, clock=clock, roles={"sla"})
+    assert gw.retention is not None
+
+    async def started() -> int:
+        await gw.start()
+        try:
+            for _ in range(200):
+                with session_scope(gw.engine) as s:
+                    done = s.exec(select(func.count()).select_from(DataRemoval)).one()
+                if done:
+                    return int(done)
+                await asyncio.sleep(0.05)
+            return 0
+        finally:
+            await gw.stop()
+
+    assert asyncio.run(started()) == 1
