@@ -1,4 +1,4 @@
-"""data removal record (retention sweep, erasure)
+"""data removal record (retention sweep, erasure); indexes a citizen's erasure looks rows up by
 
 Revision ID: 0007
 Revises: 0004
@@ -32,9 +32,21 @@ def upgrade() -> None:
     with op.batch_alter_table('data_removal', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_data_removal_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_data_removal_action'), ['action'], unique=False)
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_message_citizen_id'), ['citizen_id'], unique=False)
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_recipient'), ['recipient'], unique=False)
+    with op.batch_alter_table('call_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_call_log_caller'), ['caller'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('call_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_call_log_caller'))
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_recipient'))
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_message_citizen_id'))
     with op.batch_alter_table('data_removal', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_data_removal_action'))
         batch_op.drop_index(batch_op.f('ix_data_removal_at'))
