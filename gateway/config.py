@@ -197,7 +197,7 @@ class RetentionSettings(_Strict):
     pii_access_days: int = Field(default=1825, ge=1)  # the audit log outlives what it audits
     call_log_days: int = Field(default=180, ge=1)
     blob_grace_days: int = Field(default=7, ge=1)  # an unreferenced blob file lingers this long
-    batch_size: int = Field(default=500, ge=1, le=10000)
+    batch_size: int = Field(default=500, ge=1, le=10000)  # citizens go a fiftieth of it at a time
     check_interval_s: float = Field(default=3600, gt=0)  # how often it asks "was today's sweep done?"
 
 
