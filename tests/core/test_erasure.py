@@ -17,7 +17,7 @@ from channels.base import Attachment, CallOutcome, CallRecord
 from gateway.erasure import ConfirmationMismatch, NotFound, erase_person, export, export_html, find_subject
 from storage.db import session_scope
 from storage.models import AttachmentRow, DataRemoval, PiiAccess, Ticket, TranscriptRow
-from tests.core.helpers import sms, voicemail
+from tests.core.helpers import mail, sms, voicemail
 
 SPELLINGS = ["+381641234567", "0641234567", "381641234567", "064 1234567", "064/123-4567"]
 OTHER = "+381651112223"
@@ -171,3 +171,39 @@ def test_cli_exports_then_erases_only_after_the_number_is_typed_again(gateway: A
             "export (sistem48 citizen export)",
             "erasure",
         }
+
+
+def test_erasing_an_email_address_leaves_neither_it_nor_the_name_in_any_row_or_blob(
+    gateway: Any, db_url: str
+) -> None:
+    raw = (
+        b"From: Pera Peric <Pera.Peric@Example.rs>\r\nMessage-ID: <x1@example.rs>\r\n\r\n"
+        + b"Pozdrav, Pera Peric, pera.peric@example.rs\r\n" * 2000  # above INLINE_RAW_MAX: a blob
+    )
+    contact = mail(
+        gateway,
+        "Pera.Peric@Example.rs",
+        "Ne radi svetlo. Pozdrav, Pera Peric, pera.peric@example.rs",
+        subject="Svetlo - Pera Peric",
+        raw=raw,
+        sender_name="Pera Peric",
+    )
+    reference = gateway.inbox.ingest_sync(contact).reference
+    needles = ["pera.peric@example.rs", "Pera Peric", "Peric"]
+    assert holders(dump(db_url), needles[:1]) and holders(blob_files(gateway.blobs.root), needles[:1])
+
+    erase_person(
+        gateway.engine,
+        gateway.blobs,
+        "PERA.PERIC@example.rs",
+        "pera.peric@example.rs",
+        "admin",
+        gateway.clock(),
+        "RS",
+    )
+
+    assert holders(dump(db_url).lower(), [n.lower() for n in needles]) == []
+    assert holders(blob_files(gateway.blobs.root).lower(), [n.lower() for n in needles]) == []
+    with session_scope(gateway.engine) as s:
+        ticket = s.exec(select(Ticket).where(Ticket.reference == reference)).one()
+        assert "Ne radi svetlo" in ticket.description
