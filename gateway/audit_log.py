@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from channels.privacy import mask_address
 from gateway.erasure import NotFound, find_subject
-from storage.models import CitizenIdentity, PiiAccess, Ticket
+from storage.models import CitizenIdentity, DataRemoval, PiiAccess, Ticket
 
 PER_PAGE = 50
 
@@ -84,3 +84,14 @@ def _masked(s: Session, citizen_ids: set[int]) -> dict[int, str]:
     for identity in s.exec(select(CitizenIdentity).where(col(CitizenIdentity.citizen_id).in_(citizen_ids))):
         out.setdefault(identity.citizen_id, mask_address(identity.value))
     return out
+
+
+def recent_removals(s: Session, limit: int = 10) -> list[dict[str, Any]]:
+    """The last retention sweeps and erasures, as counts per kind (what docs/privacy.md promises)."""
+    rows = s.exec(
+        select(DataRemoval).order_by(col(DataRemoval.at).desc(), col(DataRemoval.id).desc()).limit(limit)
+    )
+    return [
+        {"at": r.at, "actor": r.actor, "action": r.action, "counts": {k: v for k, v in r.counts.items() if v}}
+        for r in rows
+    ]

@@ -174,6 +174,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "audit_all": ("svi", "all"),
     "audit_none": ("Nema zapisa.", "No entries."),
     "audit_unknown": ("Građanin nije pronađen.", "No such citizen."),
+    "audit_removals": (
+        "Poslednja brisanja (broj zapisa, bez sadržaja)",
+        "Recent removals (counts, no content)",
+    ),
+    "audit_action": ("Radnja", "Action"),
+    "audit_counts": ("Uklonjeno", "Removed"),
     "page_prev": ("« Prethodna", "« Previous"),
     "page_next": ("Sledeća »", "Next »"),
     "role": ("Uloga", "Role"),

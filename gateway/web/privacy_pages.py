@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.api.deps import GW
-from gateway.audit_log import audit_page
+from gateway.audit_log import audit_page, recent_removals
 from gateway.erasure import (
     ConfirmationMismatch,
     NotFound,
@@ -110,4 +110,5 @@ def audit_viewer(
 ) -> HTMLResponse:
     with session_scope(gw.engine) as s:
         view = audit_page(s, gw.config.gateway.default_region, actor=actor, citizen=citizen, page=page)
-    return r.page(request, "admin_audit.html", view=view, actor=actor, citizen=citizen)
+        removals = recent_removals(s)
+    return r.page(request, "admin_audit.html", view=view, actor=actor, citizen=citizen, removals=removals)

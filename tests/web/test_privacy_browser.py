@@ -94,3 +94,4 @@ def test_an_admin_exports_and_then_erases_a_citizens_data_and_reads_the_audit_lo
     page.wait_for_load_state()
     rows = page.inner_text("#audit-rows")
     assert "erasure" in rows and "privacy request export json" in rows
+    assert "identities=1" in page.inner_text("#removals")  # the erasure's counts, never content
