@@ -28,7 +28,7 @@ def retention(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask before removing")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Apply [retention] now (the gateway does it daily): remove what is past its period."""
+    """Apply the retention periods of the config now (the gateway does it daily): remove what is due."""
     from gateway.retention import Retention
     from storage.blobs import BlobStore
     from storage.db import make_engine
