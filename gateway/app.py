@@ -21,6 +21,7 @@ from gateway.digest import MorningDigest
 from gateway.inbox import GatewayInbox
 from gateway.lease import LeasedChannel
 from gateway.outbox import Outbox
+from gateway.retention import Retention, RetentionSweeper
 from gateway.routing import Router
 from gateway.runtime import Gateway
 from gateway.signing import Signer
@@ -102,6 +103,9 @@ def build_gateway(
         reminders = WorkOrderReminders(engine, config, config.work_orders, tickets, clock)
         digest = MorningDigest(engine, config, calendar, outbox, clock, owner)
         gw.sla = SlaSweeper(engine, tickets, reminders, digest)
+        if config.retention.enabled:
+            region = config.gateway.default_region
+            gw.retention = RetentionSweeper(Retention(engine, blobs, config.retention, region, clock))
     if "transcribe" in roles and config.transcription.enabled and config.workers.transcribe_in_process:
         gw.transcription = TranscriptionWorker(
             engine,

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.config import Config, ConfigError, load_config
+from gateway.cli_options import ConfigOpt, read_config
+from gateway.cli_privacy import citizen_app, retention
+from gateway.config import Config
 
 app = typer.Typer(
     add_completion=False,
@@ -31,25 +33,12 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(inject_app, name="inject")
 app.add_typer(modem_app, name="modem")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="TOML file; default: the embedded defaults",
-        envvar="SISTEM48_CONFIG",
-        exists=False,
-    ),
-]
+app.add_typer(citizen_app, name="citizen")
+app.command()(retention)
 
 
 def _config(path: Path | None) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(f"config error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return read_config(path)
 
 
 def _logging(verbose: bool) -> None:

@@ -186,6 +186,21 @@ class WorkerSettings(_Strict):
     transcribe_in_process: bool = True  # `sistem48 run` transcribes; false when separate workers do
 
 
+class RetentionSettings(_Strict):
+    """`[retention]`: how long each kind of personal data is kept; the daily sweep removes the rest."""
+
+    enabled: bool = True
+    voicemail_audio_days: int = Field(default=90, ge=1)  # after the ticket is closed; transcript too
+    raw_message_days: int = Field(default=30, ge=1)  # the bytes as received; the text stays
+    photo_days: int = Field(default=365, ge=1)  # after the ticket is closed
+    identity_months: int = Field(default=24, ge=1)  # after the citizen's last ticket closed
+    pii_access_days: int = Field(default=1825, ge=1)  # the audit log outlives what it audits
+    call_log_days: int = Field(default=180, ge=1)
+    blob_grace_days: int = Field(default=7, ge=1)  # an unreferenced blob file lingers this long
+    batch_size: int = Field(default=500, ge=1, le=10000)  # citizens go a fiftieth of it at a time
+    check_interval_s: float = Field(default=3600, gt=0)  # how often it asks "was today's sweep done?"
+
+
 class Config(_Strict):
     gateway: GatewaySettings = GatewaySettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -202,6 +217,7 @@ class Config(_Strict):
     sip: SipSettings = SipSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
     streets: StreetSettings = StreetSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _catalogue_consistent(self) -> Config:

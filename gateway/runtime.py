@@ -19,6 +19,7 @@ from gateway.calendar import WorkingCalendar
 from gateway.config import Config
 from gateway.inbox import GatewayInbox
 from gateway.queries import status_by_digits
+from gateway.retention import RetentionSweeper
 from gateway.routing import Router
 from gateway.signing import Signer
 from gateway.spool import SpoolProcessor
@@ -51,6 +52,7 @@ class Gateway:
     transcription: TranscriptionWorker | None = None
     spool: SpoolProcessor | None = None
     sla: SlaSweeper | None = None
+    retention: RetentionSweeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -69,6 +71,12 @@ class Gateway:
         if self.sla is not None:
             self._tasks.append(
                 asyncio.create_task(every(self.config.sla.sweep_interval_s, self.sla.run_once, "sla"))
+            )
+        if self.retention is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    every(self.config.retention.check_interval_s, self.retention.run_once, "retention")
+                )
             )
         if self.transcription is not None:
             await self._take_back(requeue_orphaned_jobs, "transcription jobs")

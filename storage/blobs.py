@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,9 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         final = self.path_for(digest)
         if final.exists() and final.stat().st_size == len(data):
+            # A fresh mtime restarts the grace period: the row about to reference it may not be
+            # committed yet when the unreferenced-blob sweep looks (remove_unreferenced).
+            os.utime(final)
             return digest
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root / "tmp")
@@ -55,6 +60,28 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
+
+    def digests(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob: (sha256, mtime as a POSIX timestamp)."""
+        for path in self.root.glob("??/??/*"):
+            if len(path.name) == 64:
+                with contextlib.suppress(FileNotFoundError):
+                    yield path.name, path.stat().st_mtime
+
+    def remove_unreferenced(self, candidates: Iterable[str], referenced: Callable[[str], bool]) -> int:
+        """Delete the candidate blobs `referenced` says no row holds; asked per blob, right before its
+        delete, so a row committed since the candidates were listed keeps its blob."""
+        removed = 0
+        for digest in candidates:
+            if referenced(digest):
+                continue
+            path = self.path_for(digest)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed += 1
+        return removed
 
     def health(self) -> dict[str, Any]:
         """Up; or degraded while the last write failed and the disk has not got room since, or while

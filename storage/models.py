@@ -132,7 +132,8 @@ class Message(SQLModel, table=True):
     direction: str  # "in" | "out"
     channel: str
     external_id: str
-    citizen_id: int | None = Field(default=None, foreign_key="citizen.id")
+    # Indexed for a citizen's export and erasure and the retention sweep (gateway/erasure.py).
+    citizen_id: int | None = Field(default=None, foreign_key="citizen.id", index=True)
     subject: str | None = None
     body: str = ""
     quoted: str | None = None
@@ -181,7 +182,7 @@ class OutboxMessage(SQLModel, table=True):
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     kind: str  # ack | status | reply | escalation | digest | workorder | status_reply
     channel: str
-    recipient: str
+    recipient: str = Field(index=True)  # a citizen's export and erasure find their replies by it
     subject: str | None = None
     body: str
     automatic: bool = True
@@ -231,7 +232,7 @@ class CallLog(SQLModel, table=True):
     __tablename__ = "call_log"
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(unique=True)
-    caller: str
+    caller: str = Field(index=True)  # a citizen's export and erasure find their calls by it
     called: str
     started_at: datetime = _ts(default=True, index=True)
     duration_s: float = 0
@@ -313,3 +314,15 @@ class InboundSpool(SQLModel, table=True):
     last_error: str | None = None
     message_id: int | None = Field(default=None, foreign_key="message.id")
     finished_at: datetime | None = _ts(nullable=True)
+
+
+class DataRemoval(SQLModel, table=True):
+    """What the retention sweep or a citizen's erasure removed: counts per kind, never content."""
+
+    __tablename__ = "data_removal"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(default=True, index=True)
+    actor: str
+    action: str = Field(index=True)  # retention | erasure
+    citizen_id: int | None = None
+    counts: dict[str, Any] = _json()

@@ -41,6 +41,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.manager_pages import router as manager_router
     from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
+    from gateway.web.privacy_pages import router as privacy_router
     from gateway.web.queue_pages import router as queue_router
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.report_pages import make_router as report_router
@@ -60,6 +61,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(desk_router)
     app.include_router(queue_router)
     app.include_router(admin_router)
+    app.include_router(privacy_router)
     app.include_router(citizen_router())  # the citizen's status page and public report form:
     app.include_router(report_router())  # no login, their own rate limits
     install_error_pages(app)

@@ -125,6 +125,63 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ask_merge": ("Spojiti ovu poruku sa navedenom prijavom?", "Merge this message into that ticket?"),
     "undo": ("Poništi", "Undo"),
     "admin_users": ("Korisnici", "Users"),
+    "privacy": ("Zahtevi građana", "Data requests"),
+    "privacy_intro": (
+        "Sve što čuvamo o jednoj osobi, po broju telefona (bilo kog zapisa) ili e-adresi: "
+        "izvoz ili brisanje. Svaki pregled se beleži. "
+        "Građanin ne dobija poruku osim ako mu je sami pošaljete.",
+        "Everything held about one person, by phone number (any spelling) or e-mail address: export or "
+        "erase. Every look is logged. The citizen gets no message unless you send one yourself.",
+    ),
+    "privacy_who": ("Broj telefona ili e-adresa", "Phone number or e-mail address"),
+    "privacy_lookup": ("Pronađi", "Look up"),
+    "privacy_not_found": (
+        "Niko nije poznat po tom broju ili adresi.",
+        "Nobody is known by that number or address.",
+    ),
+    "privacy_mismatch": (
+        "Ponovljeni unos se ne slaže: ništa nije obrisano.",
+        "The confirmation does not match: nothing was erased.",
+    ),
+    "privacy_identities": ("Kontakti", "Identities"),
+    "privacy_tickets": ("Prijave", "Tickets"),
+    "privacy_messages": ("Poruke", "Messages"),
+    "privacy_files": ("Datoteke (snimci, fotografije)", "Files (recordings, photos)"),
+    "privacy_transcripts": ("Zapisi govorne pošte", "Voicemail transcripts"),
+    "privacy_sent": ("Poslato građaninu", "Sent to the citizen"),
+    "privacy_calls": ("Pozivi", "Calls"),
+    "privacy_export_json": ("Izvoz (JSON)", "Export (JSON)"),
+    "privacy_export_html": ("Izvoz (HTML za građanina)", "Export (HTML for the citizen)"),
+    "privacy_erase": ("Obriši podatke ove osobe", "Erase this person's data"),
+    "privacy_erase_help": (
+        "Brišu se kontakti, poruke, snimci, zapisi, fotografije i odgovori; "
+        "prijave ostaju bez podataka o osobi. Ne može se poništiti. "
+        "Za potvrdu ponovo upišite broj ili adresu.",
+        "Identities, messages, recordings, transcripts, photos and replies are erased; the tickets stay "
+        "without the person. This cannot be undone. Type the number or address again to confirm.",
+    ),
+    "privacy_confirm": ("Ponovo upišite broj ili adresu", "Type the number or address again"),
+    "privacy_erased": ("Podaci su obrisani", "The data was erased"),
+    "audit": ("Evidencija uvida", "Audit log"),
+    "audit_intro": (
+        "Ko je video čije lične podatke, kada i sa koje stranice ili API-ja.",
+        "Who saw which citizen's personal data, when, and from which page or API.",
+    ),
+    "audit_actor": ("Korisnik", "Staff user"),
+    "audit_citizen": ("Građanin (broj, adresa ili #id)", "Citizen (number, address or #id)"),
+    "audit_what": ("Stranica / API", "Page / API"),
+    "audit_when": ("Vreme", "When"),
+    "audit_all": ("svi", "all"),
+    "audit_none": ("Nema zapisa.", "No entries."),
+    "audit_unknown": ("Građanin nije pronađen.", "No such citizen."),
+    "audit_removals": (
+        "Poslednja brisanja (broj zapisa, bez sadržaja)",
+        "Recent removals (counts, no content)",
+    ),
+    "audit_action": ("Radnja", "Action"),
+    "audit_counts": ("Uklonjeno", "Removed"),
+    "page_prev": ("« Prethodna", "« Previous"),
+    "page_next": ("Sledeća »", "Next »"),
     "role": ("Uloga", "Role"),
     "role_admin": ("administrator", "administrator"),
     "role_operator": ("operater", "operator"),

@@ -406,6 +406,20 @@ MATRIX: tuple[Case, ...] = (
         "web",
         url="/admin/users/nobody/unlock",  # 422 "no user" for the admin, 401/403 for the rest
     ),
+    # A citizen's data request and the audit log: administrators only; nobody is erased here (the
+    # confirmation differs and the number is unknown: 404 for the admin).
+    Case("GET", "/admin/privacy", ADMINS, "web", ok=200),
+    Case("POST", "/admin/privacy", ADMINS, "web", body={"q": "0640000001"}, ok=404),
+    Case("POST", "/admin/privacy/export", ADMINS, "web", body={"q": "0640000001", "fmt": "json"}, ok=404),
+    Case(
+        "POST",
+        "/admin/privacy/erase",
+        ADMINS,
+        "web",
+        body={"q": "0640000001", "confirm": "0640000002"},
+        ok=404,
+    ),
+    Case("GET", "/admin/audit", ADMINS, "web", url="/admin/audit?actor=ana&page=2", ok=200),
     Case("POST", "/callbacks/ticket/{reference}", OPS, "web", url="/callbacks/ticket/{own}", ok=303),
     Case("POST", "/callbacks/call/{call_id}", OPS, "web", url="/callbacks/call/{call}", ok=303),
     Case("GET", "/tickets/new/caller", OPS, "web", url="/tickets/new/caller?phone=0641234567", ok=200),
