@@ -23,6 +23,8 @@ pytestmark = pytest.mark.slow
 
 PACKAGED = (
     "gateway/defaults/config.example.toml",
+    "gateway/defaults/streets.example.csv",  # the example street register the defaults use
+    "gateway/defaults/citizen_export.html",
     "gateway/web/templates/base.html",
     "gateway/web/static/app.css",
     "voicemail/sounds/beep.wav",
