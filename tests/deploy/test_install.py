@@ -4,7 +4,6 @@ second run upgrading the previous release's database (SQLite, PostgreSQL) after 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
@@ -21,21 +20,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from alembic.script import ScriptDirectory
 
-from storage.db import alembic_config
 from tests.conftest import BACKENDS, PG_ADMIN_URL
+from tests.deploy import previous
+from tests.deploy.previous import assert_upgraded_after_a_backup
 
 REPO = Path(__file__).resolve().parents[2]
-PREVIOUS = Path(__file__).resolve().parent / "previous_release"
-PREVIOUS_REVISION = "0002"
-PHOTO_SHA256 = "f36bfc32231b3c6b046f303e9c1f88419bc441cf796768803323af87cc6cda99"
-PREVIOUS_ROWS = (
-    [("S48-2026-000001", "email"), ("S48-2026-000002", "sms")],
-    3,
-    [("rupa.jpg", PHOTO_SHA256)],
-)
 UNITS = [
     "sistem48.service",
     "sistem48-transcribe@.service",
@@ -83,14 +73,6 @@ def _unit(root: Path, name: str) -> dict[str, list[str]]:
             key, _, value = line.partition("=")
             keys.setdefault(key, []).append(value)
     return keys
-
-
-def _revision(db_url: str) -> str:
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        revision = str(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one())
-    engine.dispose()
-    return revision
 
 
 def _free_port() -> int:
@@ -222,8 +204,8 @@ def test_gateway_started_like_the_unit_answers_healthz_and_rerun_upgrades_after_
     # The previous release's data (tests/deploy/previous_release/README.md) in place of the new one.
     data = root / "var/lib/sistem48"
     (data / "sistem48.db").unlink()
-    shutil.copy(PREVIOUS / "data/sistem48.db", data / "sistem48.db")
-    shutil.copytree(PREVIOUS / "data/blobs", data / "blobs", dirs_exist_ok=True)
+    shutil.copy(previous.FIXTURE / "data/sistem48.db", data / "sistem48.db")
+    shutil.copytree(previous.FIXTURE / "data/blobs", data / "blobs", dirs_exist_ok=True)
     db_url = f"sqlite:///{data}/sistem48.db"
     config = root / "etc/sistem48/config.toml"
     _upgrade_and_check(root, python, db_url, "database.sqlite3")
@@ -249,10 +231,10 @@ def test_rerun_upgrades_the_previous_releases_postgresql_database_after_a_backup
         ["psql", "-q", f"{postgres_server}/postgres", "-c", f'CREATE DATABASE "{name}"'], check=True
     )
     try:
-        dump = PREVIOUS / "postgresql.sql"
+        dump = previous.FIXTURE / "postgresql.sql"
         load = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump), f"{postgres_server}/{name}"]
         subprocess.run(load, check=True, capture_output=True)
-        shutil.copytree(PREVIOUS / "data/blobs", root / "var/lib/sistem48/blobs", dirs_exist_ok=True)
+        shutil.copytree(previous.FIXTURE / "data/blobs", root / "var/lib/sistem48/blobs", dirs_exist_ok=True)
         db_url = f"postgresql+psycopg://{postgres_server.split('://', 1)[1]}/{name}"
         config = root / "etc/sistem48/config.toml"
         config.write_text(
@@ -281,30 +263,6 @@ def _upgrade_and_check(root: Path, python: Path, db_url: str, dump: str) -> None
     time.sleep(1.1)  # release folders are named to the second
     out = _install(root, python)
     assert "kept" in out and "backup in" in out
-    backups = sorted((root / "var/backups/sistem48").glob("pre-upgrade-*"))
-    assert len(backups) == 1
-    manifest = json.loads((backups[0] / "manifest.json").read_text())
-    assert manifest["alembic_revision"] == PREVIOUS_REVISION  # taken before the migrations ran
-    assert (backups[0] / dump).stat().st_size > 0
-    assert list(backups[0].rglob(PHOTO_SHA256))
-    assert _revision(db_url) == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
-    assert _rows(db_url) == PREVIOUS_ROWS  # the data came through the upgrade
-    photo = root / "var/lib/sistem48/blobs" / PHOTO_SHA256[:2] / PHOTO_SHA256[2:4] / PHOTO_SHA256
-    assert hashlib.sha256(photo.read_bytes()).hexdigest() == PHOTO_SHA256
+    assert_upgraded_after_a_backup(root, db_url, dump)
     assert (root / "opt/sistem48/previous-release").read_text().strip() == first
     assert os.readlink(root / "opt/sistem48/venv") != first
-
-
-def _rows(db_url: str) -> tuple[list[tuple[str, str]], int, list[tuple[str, str]]]:
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        tickets = [
-            (str(r), str(c))
-            for r, c in conn.exec_driver_sql("SELECT reference, channel FROM ticket ORDER BY reference")
-        ]
-        messages = int(conn.exec_driver_sql("SELECT count(*) FROM message").scalar_one())
-        attachments = [
-            (str(f), str(h)) for f, h in conn.exec_driver_sql("SELECT filename, sha256 FROM attachment")
-        ]
-    engine.dispose()
-    return tickets, messages, attachments

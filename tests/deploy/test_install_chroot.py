@@ -1,7 +1,7 @@
 """scripts/install.sh run as root inside a clean Debian 12 chroot (debootstrap from the machine's
-own mirror), as docs/install.md says; the gateway started as the installed unit starts it answers
-/healthz, and so it does after a second run upgraded it in place. scripts/test.sh runs this file in
-the background, next to the rest of the suite (it waits on the network, not the CPU)."""
+own mirror) as docs/install.md says: the gateway, started as the installed unit starts it, answers
+/healthz, also after a second run upgraded the previous release's data in place. scripts/test.sh
+runs this file in the background, beside the rest of the suite (it waits on the network)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy import previous
 from tests.deploy.unitfile import environment_file, unit_keys
 
 REPO = Path(__file__).resolve().parents[2]
@@ -234,6 +235,11 @@ def test_install_in_a_clean_debian_chroot_serves_healthz_and_upgrades_in_place(t
             health = _healthz_of_the_unit(root, port)
             assert (health["status"], health["database"]) == (200, "up")
 
+            # The upgrade starts from the previous release's data, owned as the service owns it.
+            data = root / "var/lib/sistem48"
+            shutil.copy(previous.FIXTURE / "data/sistem48.db", data / "sistem48.db")
+            shutil.copytree(previous.FIXTURE / "data/blobs", data / "blobs", dirs_exist_ok=True)
+            _in_chroot(root, "chown -R sistem48:sistem48 /var/lib/sistem48")
             first_release = os.readlink(root / "opt/sistem48/venv")
             time.sleep(1.1)  # release folders are named to the second
             mark = time.monotonic()
@@ -245,6 +251,7 @@ def test_install_in_a_clean_debian_chroot_serves_healthz_and_upgrades_in_place(t
             )
             assert (root / "opt/sistem48/previous-release").read_text().strip() == first_release
             assert os.readlink(root / "opt/sistem48/venv") != first_release
+            previous.assert_upgraded_after_a_backup(root, f"sqlite:///{data}/sistem48.db", "database.sqlite3")
             assert _healthz_of_the_unit(root, port)["status"] == 200
     finally:
         times["total"] = time.monotonic() - started
