@@ -24,8 +24,9 @@ from tests.deploy import previous
 from tests.deploy.unitfile import environment_file, unit_keys
 
 REPO = Path(__file__).resolve().parents[2]
-# Git-ignored: the base system and the downloaded .deb and wheel files, so a second run on the same
-# checkout does not fetch them again. A fresh clone makes them itself.
+# Git-ignored: the base system and the downloaded .deb files, so a second run on the same checkout
+# does not fetch them again; a fresh clone makes them itself. pip's cache is bound in too, but on
+# this machine's network pip stores nothing in it (measured: empty after two installs).
 CACHE = REPO / ".cache" / "install-chroot"
 SRC_IN_CHROOT = "/usr/local/src/sistem48"  # where docs/install.md clones the repository
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
