@@ -33,6 +33,8 @@ if [ "$purpose" = "test" ]; then
 fi
 # Real SIP peers for the hotline tests: Kamailio as registrar/proxy, baresip as a phone.
 if [ "$purpose" = "test" ]; then want kamailio; want baresip; fi
+# tests/deploy/test_install_chroot.py makes a clean Debian 12 root to run scripts/install.sh in.
+if [ "$purpose" = "test" ]; then want debootstrap; fi
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap: installing system packages: ${need[*]}"

@@ -29,6 +29,9 @@ BACKUPS="$ROOT/var/backups/sistem48"
 UNITS="$ROOT/etc/systemd/system"
 USER_NAME=sistem48
 SYSTEM=$([ -z "$ROOT" ] && echo 1 || echo 0)
+# systemd runs this machine (its own test); in a chroot or a container without it, units are
+# installed and enabled but nothing is started or stopped, and the script says so.
+SYSTEMD=$([ "$SYSTEM" = 1 ] && [ -d /run/systemd/system ] && echo 1 || echo 0)
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$SRC/pyproject.toml" | head -1)"
 RELEASE="$OPT/releases/$VERSION-$(date -u +%Y%m%dT%H%M%SZ)"
 step_no=0
@@ -104,10 +107,12 @@ step "backup before upgrade"
 was_running=0
 workers=""
 if [ -x "$OPT/venv/bin/sistem48" ]; then
-  if [ "$SYSTEM" = 1 ] && systemctl is-active --quiet sistem48.service; then
+  if [ "$SYSTEMD" = 1 ] && systemctl is-active --quiet sistem48.service; then
     was_running=1
     workers="$(systemctl list-units --state=active --plain --no-legend 'sistem48-transcribe@*' | awk '{print $1}')"
     systemctl stop sistem48.service $workers
+  elif [ "$SYSTEM" = 1 ] && [ "$SYSTEMD" = 0 ]; then
+    echo "install:   systemd is not running here: nothing stopped (stop a gateway started by hand first)"
   fi
   snapshot="$BACKUPS/pre-upgrade-$(date -u +%Y%m%dT%H%M%SZ)"
   as_service "$OPT/venv/bin/sistem48" backup "$snapshot"
@@ -120,7 +125,8 @@ fi
 step "virtualenv $RELEASE"
 "$PYTHON" -m venv "$RELEASE"
 # shellcheck disable=SC2086 # PIP_ARGS is a list of words
-"$RELEASE/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS "$SRC" 2>&1 | grep -v '^WARNING: Location' || true
+# pipefail: a failed pip install stops the script here, with pip's own message.
+"$RELEASE/bin/pip" install --quiet --disable-pip-version-check $PIP_ARGS "$SRC" 2>&1 | { grep -v '^WARNING: Location' || true; }
 "$RELEASE/bin/sistem48" --help >/dev/null
 install -d -m 0755 "$OPT/share"
 cp -r "$SRC/deploy" "$SRC/docs" "$OPT/share/"
@@ -133,7 +139,7 @@ ln -sfn "releases/$(basename "$RELEASE")" "$OPT/venv.new" && mv -T "$OPT/venv.ne
 
 step "systemd units"
 install -m 0644 "$SRC"/deploy/systemd/*.service "$SRC"/deploy/systemd/*.timer "$UNITS/"
-if [ "$SYSTEM" = 1 ]; then
+if [ "$SYSTEMD" = 1 ]; then
   systemctl daemon-reload
   systemctl enable sistem48.service sistem48-backup.timer sistem48-healthmail.timer
   if [ "$was_running" = 1 ]; then
@@ -142,6 +148,12 @@ if [ "$SYSTEM" = 1 ]; then
   else
     echo "install:   done; start with: systemctl start sistem48 (and sistem48-transcribe@1)"
   fi
+elif [ "$SYSTEM" = 1 ] && command -v systemctl >/dev/null; then
+  # Offline: systemctl only writes the [Install] symlinks, as it does for packages in a chroot.
+  systemctl enable sistem48.service sistem48-backup.timer sistem48-healthmail.timer 2>&1 | sed 's/^/install:   /'
+  echo "install:   systemd is not running here (chroot or container): units enabled, nothing started"
+elif [ "$SYSTEM" = 1 ]; then
+  echo "install:   systemd is not installed: units copied to $UNITS, not enabled, nothing started"
 else
   echo "install:   done under $ROOT"
 fi

@@ -1,6 +1,6 @@
 """scripts/install.sh into a temporary root (--root): the layout, the units passing
 `systemd-analyze verify`, the gateway started the way its unit starts it answering /healthz, and a
-second run upgrading the previous release's database in place after a backup."""
+second run upgrading the previous release's database (SQLite, PostgreSQL) after a backup."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ import sys
 import sysconfig
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 
-from storage.db import alembic_config
+from tests.conftest import BACKENDS, PG_ADMIN_URL
+from tests.deploy import previous
+from tests.deploy.previous import assert_upgraded_after_a_backup
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = [
@@ -75,22 +75,6 @@ def _unit(root: Path, name: str) -> dict[str, list[str]]:
     return keys
 
 
-def _revision(db_url: str) -> str:
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        revision = str(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one())
-    engine.dispose()
-    return revision
-
-
-def _staff(db_url: str) -> list[str]:
-    engine = sa.create_engine(db_url)
-    with engine.connect() as conn:
-        names = [str(n) for n in conn.exec_driver_sql("SELECT username FROM staff_user").scalars()]
-    engine.dispose()
-    return names
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,6 +120,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
     proc.send_signal(signal.SIGTERM)  # what `systemctl stop` sends
     code = proc.wait(30)
     return 0 if code == -signal.SIGTERM else code
+
+
+@pytest.fixture
+def postgres_server() -> str:
+    """The test server as psql takes it (libpq URL without a database)."""
+    if "postgresql" not in BACKENDS:
+        pytest.skip("SISTEM48_TEST_DATABASES leaves PostgreSQL out")
+    return PG_ADMIN_URL.replace("+psycopg", "").rsplit("/", 1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -209,32 +201,14 @@ def test_gateway_started_like_the_unit_answers_healthz_and_rerun_upgrades_after_
         assert _stop(proc) == 0
     assert health["status"] == 200 and health["database"] == "up"
 
-    sistem48 = root / "opt/sistem48/venv/bin/sistem48"
+    # The previous release's data (tests/deploy/previous_release/README.md) in place of the new one.
+    data = root / "var/lib/sistem48"
+    (data / "sistem48.db").unlink()
+    shutil.copy(previous.FIXTURE / "data/sistem48.db", data / "sistem48.db")
+    shutil.copytree(previous.FIXTURE / "data/blobs", data / "blobs", dirs_exist_ok=True)
+    db_url = f"sqlite:///{data}/sistem48.db"
     config = root / "etc/sistem48/config.toml"
-    add_user = [sistem48, "user", "add", "ana", "--role", "admin", "-c", config]
-    env = dict(os.environ, SISTEM48_NEW_PASSWORD="dugacka-lozinka-48")
-    subprocess.run(add_user, check=True, capture_output=True, cwd=root / "var/lib/sistem48", env=env)
-    # The previous release's schema: one migration back, the way its database looks before upgrading.
-    # (No tickets: on SQLite, Alembic's batch downgrade re-creates tables that rows refer to.)
-    db_url = f"sqlite:///{root}/var/lib/sistem48/sistem48.db"
-    command.downgrade(alembic_config(db_url), "-1")
-    previous = _revision(db_url)
-    first = os.readlink(root / "opt/sistem48/venv")
-    time.sleep(1.1)  # release folders are named to the second
-    out = _install(root, python)
-    assert "kept" in out and "backup in" in out
-    backups = sorted((root / "var/backups/sistem48").glob("pre-upgrade-*"))
-    assert len(backups) == 1
-    manifest = json.loads((backups[0] / "manifest.json").read_text())
-    assert manifest["alembic_revision"] == previous
-    assert _staff(db_url) == ["ana"]  # the data came through the upgrade
-    assert (
-        _revision(db_url)
-        == ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
-        != previous
-    )
-    assert (root / "opt/sistem48/previous-release").read_text().strip() == first
-    assert os.readlink(root / "opt/sistem48/venv") != first
+    _upgrade_and_check(root, python, db_url, "database.sqlite3")
     assert f"port = {port}" in config.read_text()  # the administrator's edits survive
 
     proc = _start_like_the_unit(root, port)
@@ -242,3 +216,53 @@ def test_gateway_started_like_the_unit_answers_healthz_and_rerun_upgrades_after_
         assert _healthz(port, proc)["status"] == 200
     finally:
         assert _stop(proc) == 0
+
+
+def test_rerun_upgrades_the_previous_releases_postgresql_database_after_a_backup(
+    tmp_path: Path, postgres_server: str
+) -> None:
+    """docs/install.md's PostgreSQL set-up (url_env, the URL in secrets.env), loaded with the
+    previous release's dump, then upgraded by a second run."""
+    root = tmp_path / "root"
+    python = _python_with_dev_dependencies(tmp_path)
+    _install(root, python)
+    name = f"sistem48_prev_{uuid.uuid4().hex[:10]}"
+    subprocess.run(
+        ["psql", "-q", f"{postgres_server}/postgres", "-c", f'CREATE DATABASE "{name}"'], check=True
+    )
+    try:
+        dump = previous.FIXTURE / "postgresql.sql"
+        load = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(dump), f"{postgres_server}/{name}"]
+        subprocess.run(load, check=True, capture_output=True)
+        shutil.copytree(previous.FIXTURE / "data/blobs", root / "var/lib/sistem48/blobs", dirs_exist_ok=True)
+        db_url = f"postgresql+psycopg://{postgres_server.split('://', 1)[1]}/{name}"
+        config = root / "etc/sistem48/config.toml"
+        config.write_text(
+            config.read_text().replace(
+                '# url_env = "SISTEM48_DATABASE_URL"', 'url_env = "SISTEM48_DATABASE_URL"'
+            )
+        )
+        with (root / "etc/sistem48/secrets.env").open("a") as secrets:
+            secrets.write(f"SISTEM48_DATABASE_URL={db_url}\n")
+        _upgrade_and_check(root, python, db_url, "database.pgdump")
+        port = _free_port()
+        proc = _start_like_the_unit(root, port)
+        try:
+            assert _healthz(port, proc)["database"] == "up"
+        finally:
+            assert _stop(proc) == 0
+    finally:
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        subprocess.run(["psql", "-q", f"{postgres_server}/postgres", "-c", drop], check=True)
+
+
+def _upgrade_and_check(root: Path, python: Path, db_url: str, dump: str) -> None:
+    """A second install.sh run backs up first (the backup holds the old schema), migrates to this
+    release's head, keeps the tickets, messages and attachments, and switches the release."""
+    first = os.readlink(root / "opt/sistem48/venv")
+    time.sleep(1.1)  # release folders are named to the second
+    out = _install(root, python)
+    assert "kept" in out and "backup in" in out
+    assert_upgraded_after_a_backup(root, db_url, dump)
+    assert (root / "opt/sistem48/previous-release").read_text().strip() == first
+    assert os.readlink(root / "opt/sistem48/venv") != first
