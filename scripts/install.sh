@@ -92,11 +92,12 @@ else
   echo "install:   kept $ETC/secrets.env"
 fi
 
-# Runs the sistem48 command of a release the way the units do: service user, secrets in the env.
+# Runs the sistem48 command of a release the way the units do: service user, secrets in the env,
+# the units' UMask=0027 (the database it may create holds citizens' data: not world-readable).
 as_service() {
   local bin="$1"; shift
   if [ "$SYSTEM" = 1 ]; then
-    (set -a; . "$ETC/secrets.env"; set +a; cd "$DATA" &&
+    (set -a; . "$ETC/secrets.env"; set +a; umask 027; cd "$DATA" &&
       setpriv --reuid="$USER_NAME" --regid="$USER_NAME" --init-groups "$bin" "$@" --config "$ETC/config.toml")
   else
     (set -a; . "$ETC/secrets.env"; set +a; cd "$DATA" && "$bin" "$@" --config "$ETC/config.toml")

@@ -226,8 +226,10 @@ def test_install_in_a_clean_debian_chroot_serves_healthz_and_upgrades_in_place(t
             assert os.readlink(wants) == "/etc/systemd/system/sistem48.service"  # enabled, offline
             ok = _in_chroot(root, "/opt/sistem48/venv/bin/sistem48 check-config /etc/sistem48/config.toml")
             assert ok.startswith("ok: /etc/sistem48/config.toml\n")
-            modes = _in_chroot(root, "stat -c '%a %U' /etc/sistem48/secrets.env /var/lib/sistem48").split()
-            assert modes == ["600", "root", "750", "sistem48"]
+            held = "/etc/sistem48/secrets.env /var/lib/sistem48 /var/lib/sistem48/sistem48.db"
+            modes = _in_chroot(root, f"stat -c '%a %U' {held}").split()
+            # The database holds citizens' data: readable by the service's group at most.
+            assert modes == ["600", "root", "750", "sistem48", "640", "sistem48"]
             assert "dialout" in _in_chroot(root, "id -nG sistem48").split()
 
             port = _free_port()  # the administrator's edit: this machine may already serve 8048
