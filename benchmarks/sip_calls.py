@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.voicemail.sip_harness import (
+from rigs.sipp import (
     SIPP,
     RecordingInbox,
     Speech,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 
 from PIL import Image, UnidentifiedImageError
 from PIL.ExifTags import GPS, IFD
@@ -23,6 +24,18 @@ def photo_type(data: bytes) -> str | None:
             return _FORMAT_TYPES.get(img.format or "")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
+
+
+def uploaded_photo_type(data: bytes, limit: int, allowed: Collection[str] = PHOTO_TYPES) -> str | None:
+    """The type a form upload is stored as, judged by its bytes like Open311; None refuses it.
+
+    The browser's Content-Type is what the file name suggested: a PNG saved as .jpg is still a PNG,
+    and a text file renamed .jpg is no photo at all.
+    """
+    if not data or len(data) > limit:
+        return None
+    kind = photo_type(data)
+    return kind if kind in allowed else None
 
 
 def _degrees(value: tuple[float, float, float], ref: str) -> float:

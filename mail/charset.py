@@ -171,6 +171,8 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
             return text, codec
     if _utf8_mostly_valid(data):
         return data.decode("utf-8", errors="sistem48-cp1250-bytes"), "utf-8"
+    if codec == "utf-8":
+        return _declared_utf8_or_local(data)
     if codec is not None and codec not in ("utf-8", "ascii"):
         return data.decode(codec, errors="replace"), codec
     return _best_single_byte(data)
@@ -216,6 +218,49 @@ def _best_single_byte(data: bytes) -> tuple[str, str]:
             best_text, best_codec, best_score = text, candidate, score
     if best_score == float("-inf"):
         return data.decode("latin-1"), "latin-1"
+    return best_text, best_codec
+
+
+# The code pages a Serbian sender's mail comes from when it is not UTF-8, likeliest first.
+SERBIAN_CHAIN = ("cp1250", "iso-8859-2", "cp1251", "koi8-r")
+_SERBIAN_CYRILLIC = set("абвгдђежзијклљмнњопрстћуфхцчџшАБВГДЂЕЖЗИЈКЛЉМНЊОПРСТЋУФХЦЧЏШ")
+_WORD_PUNCTUATION = "\"'.,;:!?()[]{}<>«»„“”‘’-–—…/"
+
+
+def _token_verdict(token: str) -> float:
+    """1 for a word a Serbian writer could have typed, -0.5 for a lone lost character, else -1."""
+    core = token.strip(_WORD_PUNCTUATION)
+    if not core:
+        return 0.0
+    if set(core) == {"\ufffd"}:
+        return -0.5
+    if all(ch < "\x80" or ch in _SERBIAN_LATIN for ch in core):
+        return 1.0
+    if all(ch in _SERBIAN_CYRILLIC or (ch < "\x80" and not ch.isalpha()) for ch in core):
+        return 1.0
+    return -1.0
+
+
+def serbian_score(text: str) -> float:
+    """Serbian-looking words minus mojibake words, over the words that are not plain ASCII.
+
+    A decoding that breaks one character leaves its neighbours intact; a wrong code page turns
+    every accented word into mixed-script or foreign-letter noise, so whole words are judged.
+    """
+    verdicts = [_token_verdict(t) for t in text.split() if not t.isascii()]
+    return sum(verdicts) / len(verdicts) if verdicts else 0.0
+
+
+def _declared_utf8_or_local(data: bytes) -> tuple[str, str]:
+    # The label says UTF-8 but the bytes break it: either a gateway cut a few sequences (keep the
+    # UTF-8 text and show the loss as U+FFFD) or the sender's client mislabelled a local code page.
+    best_text, best_codec = data.decode("utf-8", errors="replace"), "utf-8"
+    best_score = serbian_score(best_text)
+    for candidate in SERBIAN_CHAIN:
+        text = data.decode(candidate, errors="replace")
+        score = serbian_score(text)
+        if score > best_score:  # strictly: a tie keeps the declared label, then the earlier page
+            best_text, best_codec, best_score = text, candidate, score
     return best_text, best_codec
 
 

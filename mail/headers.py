@@ -18,8 +18,27 @@ _ADDRESS = re.compile(
 _MAX_ADDRESS = 254  # RFC 5321 §4.5.3.1.3; longer cannot be a mailbox (and is a unique database key)
 
 
+# RFC 5322 §4.5 obs-optional and friends: `Subject : text`, white space before the colon.
+_OBS_FIELD_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def accept_obs_field_names(raw: bytes) -> bytes:
+    """`raw` with white space before a header field's colon removed (the top-level header only).
+
+    The stdlib parser takes such a line for the end of the header and reads the rest as body.
+    """
+    end = _HEADER_END.search(raw)
+    head_end = end.start() if end else len(raw)
+    head = raw[:head_end]
+    if not _OBS_FIELD_NAME.search(head):
+        return raw
+    return _OBS_FIELD_NAME.sub(rb"\1:", head) + raw[head_end:]
+
+
 def load_message(raw: bytes) -> tuple[Message, list[str]]:
     """The stdlib's parse of `raw` and a note when it had to fall back to the compat32 policy."""
+    raw = accept_obs_field_names(raw)
     try:
         return email.message_from_bytes(raw, policy=policy.default), []
     except Exception as exc:  # python/cpython#132794: an RFC 2231 parameter can make the parse raise

@@ -78,7 +78,7 @@ def _unparseable(raw: bytes, reason: str) -> ParsedMail:
     head = raw[:65536].decode("utf-8", "replace")
 
     def scrape(name: str) -> str | None:
-        match = re.search(rf"^{name}:[ \t]*(.*(?:\r?\n[ \t].*)*)", head, re.IGNORECASE | re.MULTILINE)
+        match = re.search(rf"^{name}[ \t]*:[ \t]*(.*(?:\r?\n[ \t].*)*)", head, re.IGNORECASE | re.MULTILINE)
         return decode_header_text(match.group(1)).strip() if match else None
 
     ids = message_ids(scrape("Message-ID"))

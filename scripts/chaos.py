@@ -45,8 +45,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 import sqlalchemy as sa  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 
-from sms.simulator import ensure_dummy_dir, inbox_files, inject_incoming, list_sent  # noqa: E402
-from tests.voicemail.sip_harness import (  # noqa: E402
+from rigs.sipp import (  # noqa: E402
     SCENARIOS,
     Speech,
     free_udp_ports,
@@ -54,6 +53,7 @@ from tests.voicemail.sip_harness import (  # noqa: E402
     make_tone_wav,
     run_sipp,
 )
+from sms.simulator import ensure_dummy_dir, inbox_files, inject_incoming, list_sent  # noqa: E402
 
 ADDRESS = "sistem48@sistem48.localhost"
 BLOB_DISK = "256m"  # the tmpfs that holds the blobs; "disk full" fills it

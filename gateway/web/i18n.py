@@ -265,7 +265,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "A reply by SMS needs a phone number.",
     ),
     "new_email_needs_address": ("Za odgovor e-poštom upišite adresu.", "A reply by e-mail needs an address."),
-    "new_photo_type": ("Fotografija: JPEG/PNG/WebP do 10 MB.", "Photo: JPEG/PNG/WebP up to 10 MB."),
+    "new_photo_type": (
+        "Fotografija mora biti JPEG, PNG ili WebP slika do 10 MB; izabrani fajl to nije.",
+        "A photo must be a JPEG, PNG or WebP image of 10 MB at most; the chosen file is not.",
+    ),
     "new_invalid": (
         "Prijava nije sačuvana: proverite podatke.",
         "The report was not saved: check the fields.",

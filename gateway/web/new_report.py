@@ -17,6 +17,7 @@ from gateway.api.deps import GW
 from gateway.api.schemas import TicketCreate
 from gateway.api.tickets import _complete_created
 from gateway.callers import caller_lookup
+from gateway.photos import uploaded_photo_type
 from gateway.web.render import R, WebOperator
 from gateway.web.session import csrf_guard
 from storage.db import session_scope
@@ -114,9 +115,9 @@ async def create_report(
         if not photo.filename:
             continue
         data = await photo.read(MAX_PHOTO + 1)
-        if len(data) > MAX_PHOTO or (photo.content_type or "").lower() not in PHOTO_TYPES:
+        if (mime := uploaded_photo_type(data, MAX_PHOTO, PHOTO_TYPES)) is None:
             return again("new_photo_type")
-        attachments.append(Attachment(photo.filename[:200], (photo.content_type or "").lower(), data))
+        attachments.append(Attachment(photo.filename[:200], mime, data))
     try:
         body = TicketCreate(
             channel=kind,

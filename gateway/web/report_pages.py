@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from channels.base import Attachment
 from channels.privacy import mask_email, mask_phone
-from gateway.photos import PHOTO_TYPES, gps_from_photo, strip_metadata
+from gateway.photos import gps_from_photo, strip_metadata, uploaded_photo_type
 from gateway.public import TOO_MANY_HTML, RateLimiter
 from gateway.text import lat_to_cyr
 from gateway.web.citizen_pages import STYLE as CARD_STYLE
@@ -280,8 +280,7 @@ async def _photos(form: Any) -> tuple[list[Attachment], bool]:
         data = await upload.read(MAX_PHOTO_BYTES + 1)
         if not data:
             continue
-        kind = (upload.content_type or "").lower()
-        if len(data) > MAX_PHOTO_BYTES or kind not in PHOTO_TYPES:
+        if (kind := uploaded_photo_type(data, MAX_PHOTO_BYTES)) is None:
             return [], True
         if await asyncio.to_thread(strip_metadata, data) is None:
             return [], True

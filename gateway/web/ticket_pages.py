@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from gateway.api.deps import GW
 from gateway.auth import Principal
+from gateway.photos import uploaded_photo_type
 from gateway.queries import TicketFilter, list_tickets, ticket_detail
 from gateway.tickets import TRANSITIONS, Change, MissingDetail, Status, Ticket, TicketError, TicketNotFound
 from gateway.web.render import R, WebOperator, WebStaff
@@ -240,9 +241,8 @@ async def progress(
         if upload is None or not upload.filename:
             continue
         data = await upload.read(MAX_PHOTO + 1)
-        content_type = (upload.content_type or "").lower()
-        if len(data) > MAX_PHOTO or content_type not in PHOTO_TYPES:
-            return render_ticket(request, r, gw, who, reference, error="photo: JPEG/PNG/WebP up to 10 MB")
+        if (content_type := uploaded_photo_type(data, MAX_PHOTO, PHOTO_TYPES)) is None:
+            return render_ticket(request, r, gw, who, reference, error="new_photo_type")
         photos.append((phase, gw.blobs.put(data), content_type, len(data)))
         names.append(upload.filename[:200])
     for item in kept or []:  # "phase|sha256|type|size|name" from a refused attempt

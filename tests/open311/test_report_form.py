@@ -3,10 +3,12 @@ and what it refuses (honeypot, forged or foreign form, too many, too big, not a 
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlmodel import select
 
 from storage.db import session_scope
@@ -152,6 +154,26 @@ def test_more_than_three_photos_or_a_non_photo_is_refused(env: Env) -> None:
     assert send(env, fields, photos=4).status_code == 400
     fake = [("photos", ("p.jpg", b"MZ not a photo", "image/jpeg"))]
     assert env.client.post("/prijava", data=fields, files=fake).status_code == 400
+    assert tickets(env) == []
+
+
+def test_a_png_labelled_jpeg_is_stored_as_a_png(env: Env) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 12), (20, 160, 90)).save(buf, "PNG")
+    fields = {**form_of(env), "description": "Rupa na putu", "address": "Kralja Petra 1"}
+    r = env.client.post("/prijava", data=fields, files=[("photos", ("p.jpg", buf.getvalue(), "image/jpeg"))])
+    assert r.status_code == 200, r.text
+    with session_scope(env.gw.engine) as s:
+        photo = s.exec(select(AttachmentRow)).one()
+    assert photo.content_type == "image/png"
+
+
+def test_a_text_file_labelled_jpeg_is_refused_with_the_reason_and_the_text_kept(env: Env) -> None:
+    fields = {**form_of(env), "description": "Rupa na putu kod škole", "address": "Kralja Petra 1"}
+    fake = [("photos", ("p.jpg", b"Ovo je tekst, ne fotografija.", "image/jpeg"))]
+    r = env.client.post("/prijava", data=fields, files=fake)
+    assert r.status_code == 400
+    assert "Fotografija mora biti JPEG, PNG, HEIC ili WebP" in r.text and "Rupa na putu kod škole" in r.text
     assert tickets(env) == []
 
 
