@@ -176,7 +176,7 @@ def suggest_category(text: str, categories: Sequence[CategorySettings]) -> str |
     """The category whose keywords (exact or near: ASR misspellings) occur most; None when none do."""
     tokens = words(text)
     best: tuple[int, int, str] | None = None
-    for order, category in enumerate(categories):
+    for order, category in enumerate(c for c in categories if c.enabled):
         phrases = {tuple(words(k)) for k in category.keywords if words(k)}
         score = sum(_keyword_hits(p, tokens) for p in phrases if p)
         if score and (best is None or score > best[0]):

@@ -32,7 +32,7 @@ FIELDS = ("phone", "email", "name", "description", "category", "location_text", 
 
 def _form_ctx(gw: Any, **values: Any) -> dict[str, Any]:
     ctx: dict[str, Any] = {
-        "categories": gw.config.categories,
+        "categories": gw.config.offered(),
         "suggested": None,
         "v": {**dict.fromkeys(FIELDS, ""), "kind": "phone", "key": uuid.uuid4().hex, **values},
     }
@@ -59,7 +59,7 @@ def category_field(
     return r.page(
         request,
         "_category_select.html",
-        categories=gw.config.categories,
+        categories=gw.config.offered(),
         suggested=suggested,
         chosen=category,
     )
@@ -103,7 +103,7 @@ async def create_report(
         return again("new_choose_reply")
     if not description.strip():
         return again("validation needs the text of the report")
-    if not category or gw.config.category(category) is None:
+    if not category or category not in {c.code for c in gw.config.offered()}:
         return again("validation needs a known category")
     if reply_via == "sms" and not phone.strip():
         return again("new_sms_needs_phone")

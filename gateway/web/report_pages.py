@@ -192,7 +192,7 @@ def form_html(gw: Gateway, lang: Lang, values: Mapping[str, str], errors: list[s
     options = [f'<option value="">{say(lang, "dont_know")}</option>'] + [
         f'<option value="{html.escape(c.code)}"{" selected" if values.get("category") == c.code else ""}>'
         f"{name_of(c.name)}</option>"
-        for c in gw.config.categories
+        for c in gw.config.offered()
     ]
     via = values.get("via", "sms")
     error_box = (
@@ -361,7 +361,7 @@ def make_router(per_hour: int = 5) -> APIRouter:
                 errors.append("photos_again")
             return respond(form_html(gw, lang, values, errors), 400)
         assert nonce is not None
-        category = values["category"] if gw.config.category(values["category"]) else None
+        category = values["category"] if values["category"] in {c.code for c in gw.config.offered()} else None
         report = WebReport(
             form_id=nonce,
             description=description,

@@ -80,7 +80,7 @@ def render_ticket(
         allowed=allowed,
         reply_channel=route[0] if route else None,
         sms=_sms_parts(gw, ""),
-        categories=gw.config.categories,
+        categories=gw.config.offered(),
         utilities=gw.config.utilities,
         tiles=gw.config.http.map_tiles_url,
         error=error,
