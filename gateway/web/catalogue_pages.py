@@ -150,6 +150,13 @@ def escalation_save(request: Request, who: WebAdmin, r: R, gw: GW, escalation_em
     try:
         gw.catalogue.save_escalation(who.name, split_list(escalation_emails))
     except CatalogueError as exc:
-        return _list_page(request, r, gw, form="escalation", v={"escalation": escalation_emails},
-                          field=exc.field, form_error=exc.key)  # fmt: skip
+        return _list_page(
+            request,
+            r,
+            gw,
+            form="escalation",
+            v={"escalation": escalation_emails},
+            field=exc.field,
+            form_error=exc.key,
+        )
     return _saved()

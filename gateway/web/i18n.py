@@ -209,7 +209,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "New token (shown only now; copy it):",
     ),
     "token_needs_name": ("Upišite naziv tokena.", "Enter a name for the token."),
+    "token_needs_role": ("Izaberite ulogu.", "Choose a role."),
+    "token_utility": (
+        "Služba se bira samo za ulogu „služba“, i tada je obavezna.",
+        "A utility goes with the role “utility” only, and that role needs one.",
+    ),
     "role_app": ("aplikacija (Open311)", "app (Open311)"),
+    "role_manager": ("rukovodilac (izveštaji)", "manager (reports)"),
     "admin_self": (
         "Sopstveni nalog ne možete isključiti niti mu promeniti ulogu.",
         "Not on your own account.",

@@ -65,8 +65,10 @@ def token_new(
     v = {"name": name, "role": role, "utility": utility}
     if not name.strip():
         return _page(request, r, gw, 422, v=v, form_error="token_needs_name")
-    if utility and gw.config.utility(utility) is None:
-        return _page(request, r, gw, 422, v=v, form_error="catalogue_unknown_utility")
+    if role not in ROLES:
+        return _page(request, r, gw, 422, v=v, form_error="token_needs_role")
+    if (role == "utility") != bool(utility) or (utility and gw.config.utility(utility) is None):
+        return _page(request, r, gw, 422, v=v, form_error="token_utility")
     try:
         with session_scope(gw.engine, write=True) as s:
             secret = create_token(s, name=name.strip(), role=role, utility=utility or None)

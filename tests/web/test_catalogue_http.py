@@ -59,7 +59,9 @@ def test_a_keyword_added_in_the_ui_routes_the_next_sms_and_mail_without_a_restar
     assert gw.config.category("smece").sla_hours == 24 and gw.config.category("smece").name == "Smeće i otpad"
 
 
-def test_a_second_process_picks_up_the_change_from_the_version_row(gw: Any, tmp_path: Path, clock: Any) -> None:
+def test_a_second_process_picks_up_the_change_from_the_version_row(
+    gw: Any, tmp_path: Path, clock: Any
+) -> None:
     other = build_gateway(web_config(tmp_path / "other", gw.config.database_url()), clock=clock, roles=set())
     try:
         assert other.config.category("smece").keywords == gw.config.category("smece").keywords
@@ -109,8 +111,14 @@ def test_a_category_with_tickets_is_only_disabled_and_then_hidden_from_forms(
     cat = gw.config.category("vodovod_kvar")
     r = client.post(
         "/admin/catalogue/category",
-        data={"csrf": csrf_of(page.text), "code": "vodovod_kvar", "name": cat.name, "utility": cat.utility,
-              "sla_hours": str(cat.sla_hours), "keywords": "\n".join(cat.keywords)},  # fmt: skip
+        data={
+            "csrf": csrf_of(page.text),
+            "code": "vodovod_kvar",
+            "name": cat.name,
+            "utility": cat.utility,
+            "sla_hours": str(cat.sla_hours),
+            "keywords": "\n".join(cat.keywords),
+        },
     )
     assert r.status_code == 303 and gw.config.category("vodovod_kvar").enabled is False
     assert 'value="vodovod_kvar"' not in client.get("/tickets/new").text
@@ -119,7 +127,14 @@ def test_a_category_with_tickets_is_only_disabled_and_then_hidden_from_forms(
     later = gw.inbox.ingest_sync(sms(gw, "+381641111333", "Pukla cev opet")).reference
     assert category_of(gw, str(later)) != "vodovod_kvar"
     gw.catalogue.save_category(
-        "admin", code="probna", name="Proba", utility="putevi", sla_hours="48", keywords=[], enabled=True, new=True
+        "admin",
+        code="probna",
+        name="Proba",
+        utility="putevi",
+        sla_hours="48",
+        keywords=[],
+        enabled=True,
+        new=True,
     )
     gw.catalogue.delete_category("admin", "probna")  # never used by a ticket: it may go
     assert gw.config.category("probna") is None
@@ -131,8 +146,15 @@ def test_wrong_input_is_shown_in_the_form_with_what_was_typed(client: TestClient
     csrf = csrf_of(page.text)
     r = client.post(
         "/admin/catalogue/category",
-        data={"csrf": csrf, "new": "1", "code": "Rupe Na Putu", "name": "Rupe", "utility": "putevi",
-              "sla_hours": "24", "keywords": "rupa\nudarna rupa"},  # fmt: skip
+        data={
+            "csrf": csrf,
+            "new": "1",
+            "code": "Rupe Na Putu",
+            "name": "Rupe",
+            "utility": "putevi",
+            "sla_hours": "24",
+            "keywords": "rupa\nudarna rupa",
+        },
     )
     assert r.status_code == 422 and "Šifra: 2–40 malih slova" in r.text
     assert 'value="Rupe Na Putu"' in r.text and "udarna rupa" in r.text and 'aria-invalid="true"' in r.text
@@ -143,12 +165,26 @@ def test_wrong_input_is_shown_in_the_form_with_what_was_typed(client: TestClient
     assert r.status_code == 422 and "Neispravna adresa e-pošte." in r.text and "nije adresa" in r.text
     r = client.post(
         "/admin/catalogue/category",
-        data={"csrf": csrf, "new": "1", "code": "rupe", "name": "Rupe", "utility": "putevi", "sla_hours": "0"},
+        data={
+            "csrf": csrf,
+            "new": "1",
+            "code": "rupe",
+            "name": "Rupe",
+            "utility": "putevi",
+            "sla_hours": "0",
+        },
     )
     assert r.status_code == 422 and "Rok: ceo broj sati" in r.text
     with pytest.raises(CatalogueError):
         gw.catalogue.save_category(
-            "admin", code="smece", name="x", utility="putevi", sla_hours="5", keywords=[], enabled=True, new=True
+            "admin",
+            code="smece",
+            name="x",
+            utility="putevi",
+            sla_hours="5",
+            keywords=[],
+            enabled=True,
+            new=True,
         )
     assert gw.config.category("rupe") is None and gw.config.utility("mostovi") is None
 
