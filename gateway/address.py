@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from gateway.config import CategorySettings, Config
 from gateway.streets import GENERIC_WORDS, Street, load_register
-from gateway.text import words
+from gateway.text import fold, words
 from gateway.tickets import TicketService
 from storage.models import Ticket
 
@@ -205,6 +205,12 @@ def vocabulary(categories: Sequence[CategorySettings], register: Sequence[Street
 
 def register_of(config: Config) -> tuple[Street, ...]:
     return load_register(config.streets.register_csv) if config.streets.enabled else ()
+
+
+def street_names(config: Config) -> list[str]:
+    """The register's street names in alphabetical order (diacritics sort with their letter), once each:
+    the suggestions of the address fields' <datalist>."""
+    return sorted({street.name for street in register_of(config)}, key=lambda name: (fold(name), name))
 
 
 def locate_from_text(

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from channels.base import Attachment, ChannelKind, InboundContact
+from gateway.address import street_names
 from gateway.api.deps import GW
 from gateway.api.schemas import TicketCreate
 from gateway.api.tickets import _complete_created
@@ -33,6 +34,7 @@ FIELDS = ("phone", "email", "name", "description", "category", "location_text", 
 def _form_ctx(gw: Any, **values: Any) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "categories": gw.config.offered(),
+        "streets": street_names(gw.config),
         "suggested": None,
         "v": {**dict.fromkeys(FIELDS, ""), "kind": "phone", "key": uuid.uuid4().hex, **values},
     }

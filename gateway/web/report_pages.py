@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from channels.base import Attachment
 from channels.privacy import mask_email, mask_phone
+from gateway.address import street_names
 from gateway.photos import PHOTO_TYPES, gps_from_photo, strip_metadata
 from gateway.public import TOO_MANY_HTML, RateLimiter
 from gateway.text import lat_to_cyr
@@ -200,6 +201,8 @@ def form_html(gw: Gateway, lang: Lang, values: Mapping[str, str], errors: list[s
         if errors
         else ""
     )
+    # The register's names as typed suggestions: native to the browser, so keyboard and no-JS friendly.
+    streets = "".join(f'<option value="{name_of(n)}">' for n in street_names(gw.config))
     action = "/report" if lang == "en" else "/prijava"
     body = (
         f'{_langs(lang)}<section class="card"><h1>{say(lang, "title")}</h1>'
@@ -215,7 +218,8 @@ def form_html(gw: Gateway, lang: Lang, values: Mapping[str, str], errors: list[s
         f'<select id="category" name="category">{"".join(options)}</select>'
         f'<label for="address">{say(lang, "address")}</label>'
         f'<input type="text" id="address" name="address" maxlength="300" value="{v("address")}" '
-        f'autocomplete="street-address"><p class="hint">{say(lang, "address_hint")}</p>'
+        f'list="streets" autocomplete="street-address"><p class="hint">{say(lang, "address_hint")}</p>'
+        f'<datalist id="streets">{streets}</datalist>'
         f'<label for="photos">{say(lang, "photos")}</label>'
         f'<input type="file" id="photos" name="photos" accept="image/*" multiple>'
         f'<p class="hint">{say(lang, "photos_hint")}</p>'
