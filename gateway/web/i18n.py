@@ -147,6 +147,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "code": ("Šifra", "Code"),
     "name": ("Naziv", "Name"),
     "keywords": ("Ključne reči (jedna po redu ili zarezom)", "Keywords (one per line or comma-separated)"),
+    "keywords_short": ("Ključne reči", "Keywords"),
     "sla_hours": ("Rok (sati)", "Deadline (hours)"),
     "emails_work_orders": ("E-pošta za radne naloge", "E-mail for work orders"),
     "escalation_emails": ("Adrese za eskalaciju (redom)", "Escalation addresses (in order)"),
