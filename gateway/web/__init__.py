@@ -40,6 +40,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.desk_pages import router as desk_router
     from gateway.web.health_page import router as health_router
     from gateway.web.manager_pages import router as manager_router
+    from gateway.web.map_pages import router as map_router
     from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
     from gateway.web.queue_pages import router as queue_router
@@ -63,6 +64,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(queue_router)
     app.include_router(admin_router)
     app.include_router(catalogue_router)
+    app.include_router(map_router)
     app.include_router(token_router)
     app.include_router(citizen_router())  # the citizen's status page and public report form:
     app.include_router(report_router())  # no login, their own rate limits

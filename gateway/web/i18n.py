@@ -148,6 +148,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "name": ("Naziv", "Name"),
     "keywords": ("Ključne reči (jedna po redu ili zarezom)", "Keywords (one per line or comma-separated)"),
     "keywords_short": ("Ključne reči", "Keywords"),
+    "open_map": ("Mapa otvorenih prijava", "Map of open reports"),
+    "map_not_configured": (
+        "Mapa nije podešena: upišite server pločica u [http] map_tiles_url.",
+        "No map: set a tile server in [http] map_tiles_url.",
+    ),
+    "map_none": (
+        "Nema otvorenih prijava sa lokacijom za ovaj izbor.",
+        "No open reports with a location here.",
+    ),
+    "map_credit": ("Podloga: © saradnici OpenStreetMap-a", "Map data © OpenStreetMap contributors"),
     "sla_hours": ("Rok (sati)", "Deadline (hours)"),
     "emails_work_orders": ("E-pošta za radne naloge", "E-mail for work orders"),
     "escalation_emails": ("Adrese za eskalaciju (redom)", "Escalation addresses (in order)"),
