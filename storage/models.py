@@ -112,6 +112,9 @@ class Ticket(SQLModel, table=True):
     paused_at: datetime | None = _ts(nullable=True)
     overdue: bool = Field(default=False, index=True)
     escalation_level: int = 0
+    # The citizen's last "not fixed": when, and their words with personal data masked (the utility sees them).
+    reopened_at: datetime | None = _ts(nullable=True)
+    reopen_note: str | None = None
     waiting_reason: str | None = None
     forwarded_to: str | None = None
     duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")

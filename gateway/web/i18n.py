@@ -148,6 +148,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "name": ("Naziv", "Name"),
     "keywords": ("Ključne reči (jedna po redu ili zarezom)", "Keywords (one per line or comma-separated)"),
     "keywords_short": ("Ključne reči", "Keywords"),
+    "reopened": ("ponovo otvoreno", "reopened"),
+    "reopened_words": ("Građanin javlja da nije rešeno,", "The citizen says it is not fixed,"),
     "open_map": ("Mapa otvorenih prijava", "Map of open reports"),
     "map_not_configured": (
         "Mapa nije podešena: upišite server pločica u [http] map_tiles_url.",

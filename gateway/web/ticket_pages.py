@@ -277,4 +277,10 @@ def work_orders(request: Request, who: WebStaff, r: R, gw: GW, status: str | Non
     statuses = [status] if status else ["assigned", "in_progress", "waiting"]
     with session_scope(gw.engine) as s:
         total, items = list_tickets(s, who, TicketFilter(status=statuses, limit=200))
+        if not status:
+            # A job the citizen reopened is back with the desk (open) until it is assigned again; the
+            # utility keeps it in view, marked, with the citizen's words.
+            _, back = list_tickets(s, who, TicketFilter(status=["open"], limit=200))
+            reopened = [it for it in back if it.get("reopened_at") and it.get("utility")]
+            items, total = reopened + items, total + len(reopened)
     return r.page(request, "workorders.html", items=items, total=total, selected=status or "")

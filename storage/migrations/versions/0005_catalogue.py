@@ -57,7 +57,15 @@ def upgrade() -> None:
     )
 
 
+    with op.batch_alter_table("ticket", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reopened_at", storage.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("reopen_note", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("ticket", schema=None) as batch_op:
+        batch_op.drop_column("reopen_note")
+        batch_op.drop_column("reopened_at")
     op.drop_table("catalogue_state")
     op.drop_table("catalogue_category")
     op.drop_table("catalogue_utility")
