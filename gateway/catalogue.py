@@ -70,6 +70,7 @@ class Catalogue:
         self.check_every_s = check_every_s
         self.version = 0
         self._checked = 0.0
+        self._failing = False
 
     # -- loading ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -136,8 +137,20 @@ class Catalogue:
             self.refresh()
 
     async def run_once(self) -> None:
-        """The background loop's step; returns nothing so the loop sleeps between checks."""
-        await asyncio.to_thread(self.refresh)
+        """The background loop's step; returns nothing so the loop sleeps between checks. A database
+        outage is one warning, not a traceback every two seconds: the catalogue in hand stays valid."""
+        try:
+            await asyncio.to_thread(self.refresh)
+        except sa.exc.SQLAlchemyError as exc:
+            if not self._failing:
+                log.warning(
+                    "catalogue version not readable (%s); keeping version %d",
+                    type(exc).__name__,
+                    self.version,
+                )
+            self._failing = True
+        else:
+            self._failing = False
 
     # -- changes ---------------------------------------------------------------------------
     def _bump(self, s: Session, actor: str, what: str) -> None:

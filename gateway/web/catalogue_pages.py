@@ -18,7 +18,7 @@ router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
 Text = Annotated[str, Form(max_length=4000)]
 
 
-def _list_page(request: Request, r: R, gw: Any, **ctx: Any) -> HTMLResponse:
+def _list_page(request: Request, r: R, gw: Any, status: int | None = None, **ctx: Any) -> HTMLResponse:
     ctx.setdefault("form", None)
     ctx.setdefault("v", {})
     ctx.setdefault("field", None)
@@ -26,7 +26,7 @@ def _list_page(request: Request, r: R, gw: Any, **ctx: Any) -> HTMLResponse:
     return r.page(
         request,
         "admin_catalogue.html",
-        422 if ctx.get("field") else 200,
+        status or (422 if ctx.get("field") else 200),
         categories=gw.config.categories,
         utilities=gw.config.utilities,
         escalation="\n".join(gw.config.sla.escalation_emails),
@@ -63,7 +63,7 @@ def catalogue_page(request: Request, who: WebAdmin, r: R, gw: GW) -> HTMLRespons
 def edit_page(kind: str, code: str, request: Request, who: WebAdmin, r: R, gw: GW) -> Response:
     found = gw.config.category(code) if kind == "category" else gw.config.utility(code)
     if kind not in ("category", "utility") or found is None:
-        return _list_page(request, r, gw, error="catalogue_unknown")
+        return _list_page(request, r, gw, status=404, error="catalogue_unknown")
     v = found.model_dump()
     return _edit_page(request, r, gw, kind, v, confirm_delete=request.query_params.get("delete") == "1")
 
@@ -110,7 +110,7 @@ def category_delete(code: str, request: Request, who: WebAdmin, r: R, gw: GW) ->
     except CatalogueError as exc:
         found = gw.config.category(code)
         if found is None:
-            return _list_page(request, r, gw, error=exc.key)
+            return _list_page(request, r, gw, status=404, error=exc.key)
         return _edit_page(request, r, gw, "category", found.model_dump(), field="delete", error=exc.key)
     return _saved()
 

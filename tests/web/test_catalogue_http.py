@@ -4,6 +4,7 @@ only disabled (hidden from forms), wrong input comes back in the form with what 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,34 @@ def test_only_an_admin_sees_the_catalogue(client: TestClient) -> None:
     login(client, "operater")
     assert client.get("/admin/catalogue").status_code == 403
     assert client.get("/admin/tokens").status_code == 403
+
+
+def test_a_running_process_reloads_by_itself_within_its_check_interval(
+    gw: Any, tmp_path: Path, clock: Any
+) -> None:
+    other = build_gateway(web_config(tmp_path / "worker", gw.config.database_url()), clock=clock, roles=set())
+    other.catalogue.check_every_s = 0.1
+
+    async def scenario() -> bool:
+        await other.start()
+        try:
+            await asyncio.to_thread(
+                gw.catalogue.save_category,
+                "admin",
+                code="golubovi",
+                name="Golubovi",
+                utility="komunalna_inspekcija",
+                sla_hours="48",
+                keywords=["golub"],
+                enabled=True,
+                new=True,
+            )
+            for _ in range(50):
+                if other.config.category("golubovi") is not None:
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+        finally:
+            await other.stop()
+
+    assert asyncio.run(scenario()) is True
