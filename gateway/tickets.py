@@ -356,7 +356,10 @@ class TicketService(TicketRecords):
         ticket.updated_at = self.clock()
         session.add(ticket)
         if not_fixed and ticket.status == S.RESOLVED:
+            # The keyword and the reference the citizen typed after it are not their words (and a
+            # reference would be masked as a phone number).
             said = re.sub(r"^\s*(nije|није)\b[\s:.,!-]*", "", words.strip(), flags=re.IGNORECASE)
+            said = re.sub(r"^\w{1,6}[\s-]*\d{4}[\s-]*\d{1,6}\b[\s:.,!-]*", "", said)
             ticket.reopened_at = self.clock()
             ticket.reopen_note = mask_pii(said)[:500] or None
             self.transition(

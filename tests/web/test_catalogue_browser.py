@@ -1,6 +1,7 @@
-"""The admin's catalogue and tokens pages and the street suggestions in headless Chromium: a keyword
-added in the UI routes the next SMS and mail of the same running gateway; a token is created (shown
-once) and revoked after a confirmation; both report forms offer the register's streets."""
+"""The admin's catalogue and tokens pages, the street suggestions and the utility's reopened jobs in
+headless Chromium: a keyword added in the UI routes the next SMS and mail of the same running gateway;
+a token is created (shown once) and revoked after a confirmation; both report forms offer the
+register's streets; a job the citizen says is not fixed stays on the utility's list with their words."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from playwright.sync_api import Page
 from sqlmodel import select
 
+from gateway.ticket_states import SYSTEM, Change, Status
 from storage.db import session_scope
 from storage.models import Ticket
 from tests.core.helpers import mail, sms
@@ -106,3 +108,19 @@ def test_both_report_forms_suggest_streets_from_the_register(site: Site, page: P
     assert p.locator("datalist#streets option[value='Njegoševa']").count() == 1
     p.screenshot(path=str(site.shots / "report_form_streets_phone.png"), full_page=True)
     public.close()
+
+
+def test_the_utility_sees_a_reopened_job_with_the_citizens_words(site: Site, page: Page) -> None:
+    gw = site.gw
+    ref = str(gw.inbox.ingest_sync(sms(gw, "+381641000031", "Ne radi sijalica, Zmaj Jovina 3")).reference)
+    with session_scope(gw.engine, write=True) as s:
+        t = s.exec(select(Ticket).where(Ticket.reference == ref)).one()
+        gw.tickets.transition(s, t, Status.OPEN, SYSTEM, Change(category="javna_rasveta"))
+        gw.tickets.transition(s, t, Status.ASSIGNED, SYSTEM, Change(utility="rasveta"))
+        gw.tickets.transition(s, t, Status.RESOLVED, SYSTEM, Change(note="Zamenjena sijalica"))
+    gw.inbox.ingest_sync(sms(gw, "+381641000031", f"NIJE {ref} svetlo opet ne radi od sinoć"))
+    login(site, page, "rasveta")
+    page.goto(site.url + "/work-orders")
+    row = page.locator("tr", has=page.locator(f"a[href='/tickets/{ref}']"))
+    assert "ponovo otvoreno" in row.inner_text() and "„svetlo opet ne radi od sinoć“" in row.inner_text()
+    page.screenshot(path=str(site.shots / "work_orders_reopened.png"), full_page=True)
