@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from gateway.api.deps import GW
 from gateway.auth import Principal
+from gateway.openmap import Point, layout
 from gateway.queries import TicketFilter, list_tickets, ticket_detail
 from gateway.tickets import TRANSITIONS, Change, MissingDetail, Status, Ticket, TicketError, TicketNotFound
 from gateway.web.render import R, WebOperator, WebStaff
@@ -71,6 +72,13 @@ def render_ticket(
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
     allowed = sorted(TRANSITIONS[Status(detail["status"])])
+    tiles = gw.config.http.map_tiles_url
+    lat, lon = detail.get("lat"), detail.get("lon")
+    # Without JavaScript (no Leaflet) the same place as server-drawn tiles with one pin.
+    small_map = None
+    if tiles and lat is not None and lon is not None:
+        pin = Point(detail["reference"], detail.get("category"), detail["status"], float(lat), float(lon))
+        small_map = layout([pin], tiles, max_side=2)
     return r.page(
         request,
         "ticket.html",
@@ -82,7 +90,8 @@ def render_ticket(
         sms=_sms_parts(gw, ""),
         categories=gw.config.offered(),
         utilities=gw.config.utilities,
-        tiles=gw.config.http.map_tiles_url,
+        tiles=tiles,
+        small_map=small_map,
         error=error,
         kept=[(k, k.split("|", 4)[-1]) for k in kept or []],
         **extras,

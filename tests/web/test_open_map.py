@@ -1,10 +1,12 @@
 """The map of open reports: tile arithmetic against known OSM tiles, and in headless Chromium a page
 whose tiles come from a local tile server (a PNG made with Pillow) with one marker per open ticket
-that has coordinates, links to the tickets, the inbox's filters, and no map when no tiles are set."""
+that has coordinates, links to the tickets, the inbox's filters, and no map when no tiles are set;
+the ticket page's small map drawn by the server for a browser without JavaScript."""
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import socket
 import threading
@@ -155,3 +157,6 @@ def test_no_tiles_no_map_and_the_queue_filter_narrows_the_markers(client: Any, g
     assert f'href="/tickets/{ref}"' not in client.get("/map?queue=callback").text
     assert f'href="/tickets/{ref}"' not in client.get("/map?utility=vodovod").text
     assert client.get("/map?queue=nonsense&category=%3Cb%3E").status_code == 200
+    ticket = client.get(f"/tickets/{ref}").text  # the small map, drawn by the server without JavaScript
+    assert re.search(r'<noscript><figure class="tilemap">\s*<svg id="ticket-map"', ticket)
+    assert 'href="http://127.0.0.1:9/17/' in ticket and f'<a class="marker" href="/tickets/{ref}"' in ticket
