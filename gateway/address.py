@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from gateway.config import CategorySettings, Config
 from gateway.streets import GENERIC_WORDS, Street, load_register
-from gateway.text import words
+from gateway.text import fold, words
 from gateway.tickets import TicketService
 from storage.models import Ticket
 
@@ -176,7 +176,7 @@ def suggest_category(text: str, categories: Sequence[CategorySettings]) -> str |
     """The category whose keywords (exact or near: ASR misspellings) occur most; None when none do."""
     tokens = words(text)
     best: tuple[int, int, str] | None = None
-    for order, category in enumerate(categories):
+    for order, category in enumerate(c for c in categories if c.enabled):
         phrases = {tuple(words(k)) for k in category.keywords if words(k)}
         score = sum(_keyword_hits(p, tokens) for p in phrases if p)
         if score and (best is None or score > best[0]):
@@ -205,6 +205,12 @@ def vocabulary(categories: Sequence[CategorySettings], register: Sequence[Street
 
 def register_of(config: Config) -> tuple[Street, ...]:
     return load_register(config.streets.register_csv) if config.streets.enabled else ()
+
+
+def street_names(config: Config) -> list[str]:
+    """The register's street names in alphabetical order (diacritics sort with their letter), once each:
+    the suggestions of the address fields' <datalist>."""
+    return sorted({street.name for street in register_of(config)}, key=lambda name: (fold(name), name))
 
 
 def locate_from_text(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -15,6 +16,7 @@ from channels.base import ChannelKind
 from channels.clock import utc_now
 from channels.medium import CoreLinks, Decoder, MediumParts
 from gateway.calendar import WorkingCalendar
+from gateway.catalogue import Catalogue
 from gateway.citizens import Citizens
 from gateway.config import Config
 from gateway.digest import MorningDigest
@@ -34,6 +36,8 @@ from sms.setup import setup as sms_setup
 from storage.blobs import BlobStore
 from storage.db import make_engine
 from voicemail.setup import setup as voicemail_setup
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # a `sistem48 worker` process never needs the web stack
     from fastapi import FastAPI
@@ -57,6 +61,12 @@ def build_gateway(
     if unknown:
         raise ValueError(f"unknown roles: {', '.join(sorted(unknown))}")
     engine = engine or make_engine(config.database_url())
+    catalogue = Catalogue(engine, config, clock)
+    try:
+        catalogue.load()
+    except sa.exc.SQLAlchemyError as exc:
+        # The database may be down at start: run with the TOML catalogue; the loop loads it later.
+        log.warning("catalogue not loaded yet (%s): the configuration's until then", type(exc).__name__)
     data_dir = _absolute(config.gateway.data_dir)
     blobs = BlobStore(data_dir / "blobs")
     calendar = WorkingCalendar(config.business_hours, config.sla, config.tz())
@@ -67,7 +77,7 @@ def build_gateway(
     citizens = Citizens(config.gateway.default_region, clock)
     utility_replies = UtilityReplies(config, signer, tickets, outbox, clock)
     inbox = GatewayInbox(config, engine, blobs, tickets, citizens, signer, clock, utility_replies)
-    gw = Gateway(config, engine, blobs, calendar, router, signer, tickets, inbox, clock, roles)
+    gw = Gateway(config, engine, blobs, calendar, router, signer, tickets, inbox, clock, roles, catalogue)
 
     owner = worker_id(config.gateway.instance_name)
     core = CoreLinks(clock, lambda at: calendar.hours_kind(at).value, gw.status_lookup)

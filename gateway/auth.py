@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gateway.tickets import Actor
 from storage.models import ApiToken, StaffUser
@@ -165,3 +165,19 @@ def end_sessions(session: Session, username: str, now: datetime) -> None:
     if user is not None:
         user.sessions_valid_from = now
         session.add(user)
+
+
+def tokens(session: Session) -> list[ApiToken]:
+    """Every token, newest first; the rows hold only the secret's hash."""
+    newest_first = (col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
+    return list(session.exec(select(ApiToken).order_by(*newest_first)))
+
+
+def revoke_token(session: Session, token_id: int) -> str:
+    """Refuse the token from now on (kept for the record); returns its name."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise AuthError("no such token")
+    row.revoked = True
+    session.add(row)
+    return row.name

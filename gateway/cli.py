@@ -198,8 +198,8 @@ def user_add(
     from storage.db import make_engine, session_scope
 
     cfg = _config(config)
-    _check_utility(cfg, role, utility)
     _upgrade(cfg)
+    _check_utility(cfg, role, utility)
     try:
         with session_scope(make_engine(cfg.database_url()), write=True) as s:
             add_user(s, username=username, password=password, role=role, utility=utility)
@@ -213,7 +213,18 @@ def user_add(
 
 
 def _check_utility(cfg: Config, role: str, utility: str | None) -> None:
-    if utility is not None and cfg.utility(utility) is None:
+    if utility is None:
+        return
+    from channels.clock import utc_now
+    from gateway.catalogue import Catalogue
+    from storage.db import make_engine
+
+    engine = make_engine(cfg.database_url())
+    try:
+        Catalogue(engine, cfg, utc_now).load()  # the utilities an admin added on the catalogue page count
+    finally:
+        engine.dispose()
+    if cfg.utility(utility) is None:
         codes = ", ".join(u.code for u in cfg.utilities)
         typer.echo(f"error: unknown utility {utility!r}; one of: {codes}", err=True)
         raise typer.Exit(2)
@@ -231,8 +242,8 @@ def token_create(
     from storage.db import make_engine, session_scope
 
     cfg = _config(config)
-    _check_utility(cfg, role, utility)
     _upgrade(cfg)
+    _check_utility(cfg, role, utility)
     try:
         with session_scope(make_engine(cfg.database_url()), write=True) as s:
             token = create_token(s, name=name, role=role, utility=utility)
@@ -406,4 +417,18 @@ def health_mail(config: ConfigOpt = None) -> None:
 
 
 def main() -> None:
-    app()
+    """Every failure is one line on stderr and exit status 1; SISTEM48_TRACEBACK=1 shows the traceback."""
+    import os
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if os.environ.get("SISTEM48_TRACEBACK"):
+            raise
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        typer.echo(
+            f"error: {type(exc).__name__}: {detail}" if detail else f"error: {type(exc).__name__}", err=True
+        )
+        raise SystemExit(1) from None

@@ -149,6 +149,7 @@ class CategorySettings(_Strict):
     sla_hours: int = Field(default=48, gt=0)
     keywords: list[str] = []  # any script, with or without diacritics; prefixes match word starts
     open311_group: str | None = None
+    enabled: bool = True  # a disabled category keeps its tickets but is offered on no form
 
 
 class WorkOrderSettings(_Strict):
@@ -259,6 +260,10 @@ class Config(_Strict):
 
     def category(self, code: str | None) -> CategorySettings | None:
         return next((c for c in self.categories if c.code == code), None)
+
+    def offered(self) -> list[CategorySettings]:
+        """The categories forms offer: a disabled one stays known for its tickets but is not chosen anew."""
+        return [c for c in self.categories if c.enabled]
 
     def utility(self, code: str | None) -> UtilitySettings | None:
         return next((u for u in self.utilities if u.code == code), None)

@@ -182,7 +182,7 @@ class GatewayInbox:
                     )
                 )
                 self.tickets.note(s, ticket, CITIZEN, "citizen wrote again", kind="message")
-                self.tickets.citizen_replied(s, ticket, not_fixed=True)
+                self.tickets.citizen_replied(s, ticket, not_fixed=True, words=comment)
             return ticket.status == "open"
 
     def _store_blobs(
@@ -323,7 +323,10 @@ class GatewayInbox:
         else:
             self.tickets.note(s, ticket, CITIZEN, "citizen wrote again", kind="message")
             self.tickets.citizen_replied(
-                s, ticket, not_fixed=keyword is not None and keyword.command == "not_fixed"
+                s,
+                ticket,
+                not_fixed=keyword is not None and keyword.command == "not_fixed",
+                words=contact.body,
             )
         message.ticket_id = ticket.id
         s.add(message)

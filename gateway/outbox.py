@@ -280,6 +280,22 @@ class Outbox:
         body += f"\nOpis:\n{ticket.work_order_text}\n"
         self.staff_mail(session, ticket, "escalation", recipients, f"Eskalacija: {why}", body)
 
+    def reopened_notice(self, session: Session, ticket: Ticket) -> None:
+        """Tell the utility that had the job that the citizen says it is not fixed: the work order
+        again, with the citizen's words as masked on the ticket (no personal data)."""
+        utility = self.config.utility(ticket.utility)
+        if utility is None or not utility.emails:
+            return
+        words = f"Reči građanina: {ticket.reopen_note}\n\n" if ticket.reopen_note else ""
+        body = (
+            f"Građanin javlja da problem po nalogu {ticket.reference} nije rešen; prijava je ponovo "
+            f"otvorena.\n\n{words}Lokacija: {mask_pii(ticket.location_text or '-')}\n\n"
+            f"Nalog:\n{ticket.work_order_text}\n"
+        )
+        self.staff_mail(
+            session, ticket, "reopened", list(utility.emails), "Ponovo otvoreno: nije rešeno", body
+        )
+
     def staff_mail(
         self,
         session: Session,

@@ -51,6 +51,8 @@ WORK_ORDER_COLUMNS: tuple[Any, ...] = (
     Ticket.sla_hours,
     Ticket.resolution_note,
     Ticket.updated_at,
+    Ticket.reopened_at,
+    Ticket.reopen_note,
 )
 
 

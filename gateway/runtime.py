@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from channels.base import Channel, Notifier
 from channels.supervisor import Supervisor
 from gateway.calendar import WorkingCalendar
+from gateway.catalogue import Catalogue
 from gateway.config import Config
 from gateway.inbox import GatewayInbox
 from gateway.queries import status_by_digits
@@ -45,6 +46,7 @@ class Gateway:
     inbox: GatewayInbox
     clock: Callable[[], datetime]
     roles: frozenset[str]
+    catalogue: Catalogue
     channels: list[Channel] = field(default_factory=list)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     supervisor: Supervisor | None = None
@@ -61,6 +63,10 @@ class Gateway:
         self.supervisor = Supervisor(self.channels, self.inbox)
         await self.supervisor.start()
         w = self.config.workers
+        # Another process's admin save reaches this one within one interval (one primary-key read).
+        self._tasks.append(
+            asyncio.create_task(every(self.catalogue.check_every_s, self.catalogue.run_once, "catalogue"))
+        )
         if self.spool is not None:
             self._tasks.append(asyncio.create_task(self.spool.run_forever()))
         if self.outbox is not None:

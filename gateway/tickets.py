@@ -3,12 +3,14 @@ TicketEvent and, where the citizen must hear of it, an outbox row — in the cal
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from gateway.text import mask_pii
 from gateway.ticket_records import TicketRecords
 from gateway.ticket_states import (
     CLOCK_RUNNING,
@@ -348,11 +350,18 @@ class TicketService(TicketRecords):
         )
         return self.transition(session, ticket, Status.OPEN, actor, Change(note=note, category=category))
 
-    def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool) -> None:
-        """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it."""
+    def citizen_replied(self, session: Session, ticket: Ticket, not_fixed: bool, words: str = "") -> None:
+        """A message from the reporter threaded in: a 'not fixed' on a resolved ticket reopens it;
+        the utility keeps seeing it, with `words` (personal data masked), and is told."""
         ticket.updated_at = self.clock()
         session.add(ticket)
         if not_fixed and ticket.status == S.RESOLVED:
+            # The keyword and the reference the citizen typed after it are not their words (and a
+            # reference would be masked as a phone number).
+            said = re.sub(r"^\s*(nije|није)\b[\s:.,!-]*", "", words.strip(), flags=re.IGNORECASE)
+            said = re.sub(r"^\w{1,6}[\s-]*\d{4}[\s-]*\d{1,6}\b[\s:.,!-]*", "", said)
+            ticket.reopened_at = self.clock()
+            ticket.reopen_note = mask_pii(said)[:500] or None
             self.transition(
                 session,
                 ticket,
@@ -361,6 +370,7 @@ class TicketService(TicketRecords):
                 Change(note="the citizen reports it is not fixed", reopen=True),
             )
             self.outbox.escalate(session, ticket, "reopened: the citizen reports it is not fixed")
+            self.outbox.reopened_notice(session, ticket)
 
     # -- SLA -----------------------------------------------------------------------------------
     def sweep_overdue(self, session: Session) -> list[Ticket]:

@@ -112,6 +112,9 @@ class Ticket(SQLModel, table=True):
     paused_at: datetime | None = _ts(nullable=True)
     overdue: bool = Field(default=False, index=True)
     escalation_level: int = 0
+    # The citizen's last "not fixed": when, and their words with personal data masked (the utility sees them).
+    reopened_at: datetime | None = _ts(nullable=True)
+    reopen_note: str | None = None
     waiting_reason: str | None = None
     forwarded_to: str | None = None
     duplicate_of_id: int | None = Field(default=None, foreign_key="ticket.id")
@@ -326,3 +329,40 @@ class DataRemoval(SQLModel, table=True):
     action: str = Field(index=True)  # retention | erasure
     citizen_id: int | None = None
     counts: dict[str, Any] = _json()
+class CatalogueUtility(SQLModel, table=True):
+    """A utility that receives work orders; the live copy of `[[utilities]]`, edited by an admin."""
+
+    __tablename__ = "catalogue_utility"
+    code: str = Field(primary_key=True)
+    name: str
+    emails: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    escalation_emails: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    webhook_url: str | None = None
+    webhook_secret_env: str | None = None
+    position: int = 0
+
+
+class CatalogueCategory(SQLModel, table=True):
+    """A category citizens' reports are sorted into; disabled ones stay for the tickets that have them."""
+
+    __tablename__ = "catalogue_category"
+    code: str = Field(primary_key=True)
+    name: str
+    utility: str = Field(foreign_key="catalogue_utility.code")
+    sla_hours: int = 48
+    keywords: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    open311_group: str | None = None
+    enabled: bool = True
+    position: int = 0
+
+
+class CatalogueState(SQLModel, table=True):
+    """One row: the catalogue's version (every process compares it to reload after an admin's save)
+    and the coordinator's escalation addresses."""
+
+    __tablename__ = "catalogue_state"
+    id: int = Field(default=1, primary_key=True)
+    version: int = 1
+    escalation_emails: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    changed_at: datetime = _ts(default=True)
+    changed_by: str = "config"

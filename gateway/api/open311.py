@@ -76,7 +76,7 @@ def _iso(gw: Gateway, at: datetime | None) -> str | None:
 # -- services ------------------------------------------------------------------------------------
 def _services(gw: Gateway) -> list[dict[str, Any]]:
     out = []
-    for cat in gw.config.categories:
+    for cat in gw.config.offered():
         utility = gw.config.utility(cat.utility)
         out.append(
             {

@@ -35,10 +35,12 @@ def user_still_valid(gw: Gateway, ws: WebSession) -> bool:
 
 def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.admin_pages import router as admin_router
+    from gateway.web.catalogue_pages import router as catalogue_router
     from gateway.web.citizen_pages import make_router as citizen_router
     from gateway.web.desk_pages import router as desk_router
     from gateway.web.health_page import router as health_router
     from gateway.web.manager_pages import router as manager_router
+    from gateway.web.map_pages import router as map_router
     from gateway.web.new_report import router as new_report_router
     from gateway.web.pages import router as pages_router
     from gateway.web.privacy_pages import router as privacy_router
@@ -46,6 +48,7 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     from gateway.web.render import Renderer, install_error_pages
     from gateway.web.report_pages import make_router as report_router
     from gateway.web.ticket_pages import router as ticket_router
+    from gateway.web.token_pages import router as token_router
 
     codec = SessionCodec(gw.config.secret(), gw.clock, timedelta(hours=gw.config.http.session_hours))
     app.state.web_codec = codec
@@ -62,6 +65,9 @@ def mount_web(app: FastAPI, gw: Gateway) -> None:
     app.include_router(queue_router)
     app.include_router(admin_router)
     app.include_router(privacy_router)
+    app.include_router(catalogue_router)
+    app.include_router(map_router)
+    app.include_router(token_router)
     app.include_router(citizen_router())  # the citizen's status page and public report form:
     app.include_router(report_router())  # no login, their own rate limits
     install_error_pages(app)

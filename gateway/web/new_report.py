@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from channels.base import Attachment, ChannelKind, InboundContact
+from gateway.address import street_names
 from gateway.api.deps import GW
 from gateway.api.schemas import TicketCreate
 from gateway.api.tickets import _complete_created
@@ -33,7 +34,8 @@ FIELDS = ("phone", "email", "name", "description", "category", "location_text", 
 
 def _form_ctx(gw: Any, **values: Any) -> dict[str, Any]:
     ctx: dict[str, Any] = {
-        "categories": gw.config.categories,
+        "categories": gw.config.offered(),
+        "streets": street_names(gw.config),
         "suggested": None,
         "v": {**dict.fromkeys(FIELDS, ""), "kind": "phone", "key": uuid.uuid4().hex, **values},
     }
@@ -60,7 +62,7 @@ def category_field(
     return r.page(
         request,
         "_category_select.html",
-        categories=gw.config.categories,
+        categories=gw.config.offered(),
         suggested=suggested,
         chosen=category,
     )
@@ -104,7 +106,7 @@ async def create_report(
         return again("new_choose_reply")
     if not description.strip():
         return again("validation needs the text of the report")
-    if not category or gw.config.category(category) is None:
+    if not category or category not in {c.code for c in gw.config.offered()}:
         return again("validation needs a known category")
     if reply_via == "sms" and not phone.strip():
         return again("new_sms_needs_phone")

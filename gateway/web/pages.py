@@ -202,7 +202,7 @@ def review_page(
     ctx: dict[str, Any] = {
         "items": items,
         "since": start,
-        "categories": gw.config.categories,
+        "categories": gw.config.offered(),
         "more": more,
         "total": total,
     }

@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 
 from channels.base import Attachment
 from channels.privacy import mask_email, mask_phone
+from gateway.address import street_names
 from gateway.photos import gps_from_photo, strip_metadata, uploaded_photo_type
 from gateway.public import TOO_MANY_HTML, RateLimiter
 from gateway.text import lat_to_cyr
@@ -192,7 +193,7 @@ def form_html(gw: Gateway, lang: Lang, values: Mapping[str, str], errors: list[s
     options = [f'<option value="">{say(lang, "dont_know")}</option>'] + [
         f'<option value="{html.escape(c.code)}"{" selected" if values.get("category") == c.code else ""}>'
         f"{name_of(c.name)}</option>"
-        for c in gw.config.categories
+        for c in gw.config.offered()
     ]
     via = values.get("via", "sms")
     error_box = (
@@ -200,6 +201,8 @@ def form_html(gw: Gateway, lang: Lang, values: Mapping[str, str], errors: list[s
         if errors
         else ""
     )
+    # The register's names as typed suggestions: native to the browser, so keyboard and no-JS friendly.
+    streets = "".join(f'<option value="{name_of(n)}">' for n in street_names(gw.config))
     action = "/report" if lang == "en" else "/prijava"
     body = (
         f'{_langs(lang)}<section class="card"><h1>{say(lang, "title")}</h1>'
@@ -215,7 +218,8 @@ def form_html(gw: Gateway, lang: Lang, values: Mapping[str, str], errors: list[s
         f'<select id="category" name="category">{"".join(options)}</select>'
         f'<label for="address">{say(lang, "address")}</label>'
         f'<input type="text" id="address" name="address" maxlength="300" value="{v("address")}" '
-        f'autocomplete="street-address"><p class="hint">{say(lang, "address_hint")}</p>'
+        f'list="streets" autocomplete="street-address"><p class="hint">{say(lang, "address_hint")}</p>'
+        f'<datalist id="streets">{streets}</datalist>'
         f'<label for="photos">{say(lang, "photos")}</label>'
         f'<input type="file" id="photos" name="photos" accept="image/*" multiple>'
         f'<p class="hint">{say(lang, "photos_hint")}</p>'
@@ -360,7 +364,7 @@ def make_router(per_hour: int = 5) -> APIRouter:
                 errors.append("photos_again")
             return respond(form_html(gw, lang, values, errors), 400)
         assert nonce is not None
-        category = values["category"] if gw.config.category(values["category"]) else None
+        category = values["category"] if values["category"] in {c.code for c in gw.config.offered()} else None
         report = WebReport(
             form_id=nonce,
             description=description,

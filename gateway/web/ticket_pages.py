@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from gateway.api.deps import GW
 from gateway.auth import Principal
+from gateway.openmap import Point, layout
 from gateway.photos import uploaded_photo_type
 from gateway.queries import TicketFilter, list_tickets, ticket_detail
 from gateway.tickets import TRANSITIONS, Change, MissingDetail, Status, Ticket, TicketError, TicketNotFound
@@ -72,6 +73,13 @@ def render_ticket(
     if detail is None:
         return r.page(request, "error.html", 404, message="404")
     allowed = sorted(TRANSITIONS[Status(detail["status"])])
+    tiles = gw.config.http.map_tiles_url
+    lat, lon = detail.get("lat"), detail.get("lon")
+    # Without JavaScript (no Leaflet) the same place as server-drawn tiles with one pin.
+    small_map = None
+    if tiles and lat is not None and lon is not None:
+        pin = Point(detail["reference"], detail.get("category"), detail["status"], float(lat), float(lon))
+        small_map = layout([pin], tiles, max_side=2)
     return r.page(
         request,
         "ticket.html",
@@ -81,9 +89,10 @@ def render_ticket(
         allowed=allowed,
         reply_channel=route[0] if route else None,
         sms=_sms_parts(gw, ""),
-        categories=gw.config.categories,
+        categories=gw.config.offered(),
         utilities=gw.config.utilities,
-        tiles=gw.config.http.map_tiles_url,
+        tiles=tiles,
+        small_map=small_map,
         error=error,
         kept=[(k, k.split("|", 4)[-1]) for k in kept or []],
         **extras,
@@ -277,4 +286,10 @@ def work_orders(request: Request, who: WebStaff, r: R, gw: GW, status: str | Non
     statuses = [status] if status else ["assigned", "in_progress", "waiting"]
     with session_scope(gw.engine) as s:
         total, items = list_tickets(s, who, TicketFilter(status=statuses, limit=200))
+        if not status:
+            # A job the citizen reopened is back with the desk (open) until it is assigned again; the
+            # utility keeps it in view, marked, with the citizen's words.
+            _, back = list_tickets(s, who, TicketFilter(status=["open"], limit=200))
+            reopened = [it for it in back if it.get("reopened_at") and it.get("utility")]
+            items, total = reopened + items, total + len(reopened)
     return r.page(request, "workorders.html", items=items, total=total, selected=status or "")

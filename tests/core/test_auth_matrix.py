@@ -420,6 +420,33 @@ MATRIX: tuple[Case, ...] = (
         ok=404,
     ),
     Case("GET", "/admin/audit", ADMINS, "web", url="/admin/audit?actor=ana&page=2", ok=200),
+    # the catalogue and tokens pages: the admin's requests are refused forms, so nothing changes
+    Case("GET", "/admin/catalogue", ADMINS, "web", ok=200),
+    Case(
+        "GET", "/admin/catalogue/{kind}/{code}", ADMINS, "web", url="/admin/catalogue/category/smece", ok=200
+    ),
+    Case("POST", "/admin/catalogue/category", ADMINS, "web", body={"code": "Bad Code", "new": "1"}, ok=422),
+    Case(
+        "POST",
+        "/admin/catalogue/category/{code}/delete",
+        ADMINS,
+        "web",
+        url="/admin/catalogue/category/nema_je/delete",
+        ok=404,
+    ),
+    Case("POST", "/admin/catalogue/utility", ADMINS, "web", body={"code": "x", "new": "1"}, ok=422),
+    Case(
+        "POST",
+        "/admin/catalogue/escalation",
+        ADMINS,
+        "web",
+        body={"escalation_emails": "nije adresa"},
+        ok=422,
+    ),
+    Case("GET", "/admin/tokens", ADMINS, "web", ok=200),
+    Case("POST", "/admin/tokens", ADMINS, "web", body={"name": " ", "role": "operator"}, ok=422),
+    Case("POST", "/admin/tokens/{token_id}/revoke", ADMINS, "web", url="/admin/tokens/999999/revoke", ok=404),
+    Case("GET", "/map", OPS, "web", ok=200),
     Case("POST", "/callbacks/ticket/{reference}", OPS, "web", url="/callbacks/ticket/{own}", ok=303),
     Case("POST", "/callbacks/call/{call_id}", OPS, "web", url="/callbacks/call/{call}", ok=303),
     Case("GET", "/tickets/new/caller", OPS, "web", url="/tickets/new/caller?phone=0641234567", ok=200),

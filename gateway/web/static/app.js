@@ -128,7 +128,8 @@
     var el = document.getElementById("map");
     if (!el || !window.L) { return; }
     var lat = parseFloat(el.dataset.lat), lon = parseFloat(el.dataset.lon);
-    window.L.Icon.Default.prototype.options.imagePath = "/static/";
+    // Set on the class: otherwise Leaflet first probes its CSS's images/ path (a 404 here).
+    window.L.Icon.Default.imagePath = "/static/";
     var map = window.L.map(el).setView([lat, lon], 16);
     window.L.tileLayer(el.dataset.tiles, {maxZoom: 19}).addTo(map);
     window.L.marker([lat, lon]).addTo(map);
