@@ -28,14 +28,6 @@ class Counts(NamedTuple):
     reopened: int
 
 
-class Moments(NamedTuple):
-    utility: str
-    category: str
-    created: float
-    validated: float
-    resolved: float | None
-
-
 def epoch(dialect: str, column: Any) -> Any:
     """Seconds since 1970 of a UTC timestamp column: exact on PostgreSQL; to the millisecond on
     SQLite, whose julianday() counts whole milliseconds (4× cheaper than parsing the text)."""
@@ -86,17 +78,18 @@ def counts(session: Session, start: datetime, end: datetime) -> list[Counts]:
     return [Counts(str(u), str(c), *(int(v) for v in rest)) for u, c, *rest in session.execute(query)]
 
 
-def moments(session: Session, start: datetime, end: datetime) -> list[Moments]:
-    """Received, validated and resolved (epoch seconds) of the period's validated tickets."""
+def moments(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """Rows of (utility, category, created, validated, resolved), the moments in epoch seconds, of
+    the period's validated tickets; plain rows: a month is thousands of them."""
     dialect = session.get_bind().dialect.name
     query = sa.select(
-        sa.func.coalesce(col(Ticket.utility), ""),
-        sa.func.coalesce(col(Ticket.category), ""),
-        epoch(dialect, col(Ticket.created_at)),
-        epoch(dialect, col(Ticket.validated_at)),
-        epoch(dialect, col(Ticket.resolved_at)),
+        sa.func.coalesce(col(Ticket.utility), "").label("utility"),
+        sa.func.coalesce(col(Ticket.category), "").label("category"),
+        epoch(dialect, col(Ticket.created_at)).label("created"),
+        epoch(dialect, col(Ticket.validated_at)).label("validated"),
+        epoch(dialect, col(Ticket.resolved_at)).label("resolved"),
     ).where(*_in_period(start, end), col(Ticket.validated_at).is_not(None))
-    return [Moments(*r) for r in session.execute(query)]
+    return list(session.connection().execute(query))
 
 
 class EpochWorkingClock:

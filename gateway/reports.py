@@ -179,11 +179,11 @@ def build_report(session: Session, gw: Gateway, period: Period) -> Report:
     clock = EpochWorkingClock(gw.calendar)
     if found:
         clock.cover(min(m.created for m in found), max(m.resolved or m.validated for m in found))
-    for m in found:
-        to_validation = clock.hours(m.created, m.validated)
-        to_resolution = clock.hours(m.validated, m.resolved)
+    for utility, category, created, validated, resolved in found:
+        to_validation = clock.hours(created, validated)
+        to_resolution = clock.hours(validated, resolved)
         # a ticket added between the two queries has no counts row yet: it gets one
-        for row in (_at(by_utility, m.utility), _at(by_category, m.category), total):
+        for row in (_at(by_utility, utility), _at(by_category, category), total):
             row.to_validation_h.append(to_validation or 0.0)
             if to_resolution is not None:
                 row.to_resolution_h.append(to_resolution)
