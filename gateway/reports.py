@@ -179,16 +179,26 @@ def build_report(session: Session, gw: Gateway, period: Period) -> Report:
     clock = EpochWorkingClock(gw.calendar)
     if found:
         clock.cover(min(m.created for m in found), max(m.resolved or m.validated for m in found))
+    # Per (utility, category) first, then merged: one list append per ticket, not three.
+    pairs: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    upto = clock.upto
     for utility, category, created, validated, resolved in found:
-        to_validation = clock.hours(created, validated)
-        to_resolution = clock.hours(validated, resolved)
+        lists = pairs.get((utility, category))
+        if lists is None:
+            lists = pairs[(utility, category)] = ([], [])
+        at_validation = upto(validated)
+        lists[0].append(max(0.0, (at_validation - upto(created)) / 3600))
+        if resolved is not None:
+            lists[1].append(max(0.0, (upto(resolved) - at_validation) / 3600))
+    for (utility, category), (to_validation, to_resolution) in pairs.items():
+        within_24 = sum(h <= 24 for h in to_resolution)
+        within_48 = sum(h <= 48 for h in to_resolution)
         # a ticket added between the two queries has no counts row yet: it gets one
         for row in (_at(by_utility, utility), _at(by_category, category), total):
-            row.to_validation_h.append(to_validation or 0.0)
-            if to_resolution is not None:
-                row.to_resolution_h.append(to_resolution)
-                row.resolved_24h += to_resolution <= 24
-                row.resolved_48h += to_resolution <= 48
+            row.to_validation_h.extend(to_validation)
+            row.to_resolution_h.extend(to_resolution)
+            row.resolved_24h += within_24
+            row.resolved_48h += within_48
     return Report(period, _ordered(by_utility.values()), _ordered(by_category.values()), total)
 
 
