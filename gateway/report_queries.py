@@ -89,7 +89,7 @@ def moments(session: Session, start: datetime, end: datetime) -> list[Any]:
         epoch(dialect, col(Ticket.validated_at)).label("validated"),
         epoch(dialect, col(Ticket.resolved_at)).label("resolved"),
     ).where(*_in_period(start, end), col(Ticket.validated_at).is_not(None))
-    return list(session.connection().execute(query))
+    return list(session.connection().execute(query).all())
 
 
 class EpochWorkingClock:
@@ -132,7 +132,8 @@ class EpochWorkingClock:
         k = bisect_right(self._starts, t) - 1
         if k < 0:
             return 0.0
-        return self._before[k] + min(t, self._ends[k]) - self._starts[k]
+        end = self._ends[k]
+        return self._before[k] + (t if t < end else end) - self._starts[k]  # min() costs a call
 
     def hours(self, a: float | None, b: float | None) -> float | None:
         if a is None or b is None:
