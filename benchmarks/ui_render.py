@@ -6,11 +6,11 @@ and their ratio to the login page measured in the same run as the baseline.
 the public report form and the managers' report for one month (target p95 ≤ 200 ms), and the CSV
 exports of that month (target ≤ 2 s), again against the login page of the same run.
 
-`desk` part: the call centre's desk with 100 000 tickets (`--desk-tickets N` to change): the inbox
+`desk` part: the call centre's desk with 100 000 tickets (`--tickets N` to change): the inbox
 with each queue filter, search by phone (three spellings) and by street, and the new-report page
 with its caller lookup, against the login page of that same database.
 
-    python benchmarks/ui_render.py [staff|citizen|desk|all] [--desk-tickets N]"""
+    python benchmarks/ui_render.py [staff|citizen|desk|all] [--tickets N] [--db sqlite|postgresql]"""
 
 from __future__ import annotations
 
@@ -31,10 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from benchmarks.bench_db import analyze, bench_config, bench_database
+from benchmarks.city_seed import seed_city, seed_desk
 from channels.base import Attachment, ChannelKind, InboundContact
 from gateway.app import build_gateway, create_app
 from gateway.auth import add_user
-from storage.db import session_scope, upgrade
+from storage.db import session_scope
 from storage.models import AttachmentRow, TranscriptRow
 
 VOICEMAILS, OTHERS, RUNS = 200, 200, 40
@@ -107,77 +109,23 @@ def seed(gw: object, clock: Clock) -> None:
         )
 
 
-CITY_TICKETS, CITY_RUNS = 100_000, 20
+CITY_RUNS = 20
 
 
-def seed_city(gw: object, total: int = CITY_TICKETS) -> tuple[str, str]:
-    """`total` tickets over 2026 in bulk (fates spread like a working city's: most validated and
-    resolved, some forwarded, some overdue); returns one October ticket's reference and token."""
-    import random
-
-    import sqlalchemy as sa
-
-    from storage.models import Ticket
-
-    rng = random.Random(48)
-    table = Ticket.__table__  # type: ignore[attr-defined]
-    utilities = [(c.code, c.utility) for c in gw.config.categories]  # type: ignore[attr-defined]
-    start = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
-    span = datetime(2026, 12, 31, tzinfo=UTC).timestamp() - start
-    rows = []
-    for i in range(total):
-        created = datetime.fromtimestamp(start + span * i / total, UTC)
-        category, utility = utilities[i % len(utilities)]
-        fate = rng.random()
-        validated = created + timedelta(hours=rng.uniform(0.2, 30)) if fate > 0.05 else None
-        resolved = validated + timedelta(hours=rng.uniform(1, 90)) if validated and fate > 0.25 else None
-        status = (
-            "resolved"
-            if resolved
-            else "forwarded"
-            if fate < 0.08
-            else "assigned"
-            if validated
-            else "received"
-        )
-        rows.append(
-            {
-                "reference": f"S48-2026-{i + 1:06d}", "public_token": f"tok{i:09d}", "channel": "sms",
-                "status": status, "description": "Rupa na putu", "work_order_text": "Rupa na putu",
-                "category": category if validated else None, "utility": utility if validated else None,
-                "location_text": f"Kralja Petra {i % 200}", "script": "latin", "after_hours": False,
-                "created_at": created, "updated_at": resolved or validated or created,
-                "validated_at": validated, "resolved_at": resolved,
-                "due_at": validated + timedelta(hours=48) if validated else None,
-                "overdue": status == "assigned" and fate < 0.3,
-                "escalation_level": 0, "needs_callback": False,
-            }
-        )  # fmt: skip
-    with session_scope(gw.engine, write=True) as s:  # type: ignore[attr-defined]
-        for chunk in range(0, len(rows), 5000):
-            s.execute(sa.insert(table), rows[chunk : chunk + 5000])
-        october = s.exec(
-            select(Ticket).where(Ticket.created_at >= datetime(2026, 10, 10, tzinfo=UTC)).order_by(Ticket.id)
-        ).first()
-        assert october is not None
-        return october.reference, october.public_token
-
-
-def citizen(results: dict[str, tuple[float, float]]) -> None:
+def citizen(results: dict[str, tuple[float, float]], db: str, total: int) -> None:
     from gateway.statuslink import status_path
-    from tests.conftest import make_config
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
-        upgrade(f"sqlite:///{db}")
-        cfg = make_config(Path(tmp), f"sqlite:///{db}")
+    with tempfile.TemporaryDirectory() as tmp, bench_database(db, Path(tmp)) as url:
+        cfg = bench_config(Path(tmp), url)
         clock = Clock()
         gw = build_gateway(cfg, clock=clock, roles=set())
         with session_scope(gw.engine, write=True) as s:
             add_user(s, username="manager", password="bench-password-1", role="manager")
         t0 = time.perf_counter()
-        reference, token = seed_city(gw)
-        print(f"seeded a city of {CITY_TICKETS} tickets in {time.perf_counter() - t0:.1f} s")
+        categories = [(c.code, c.utility) for c in gw.config.categories]
+        reference, token = seed_city(gw.engine, categories, total)
+        analyze(gw.engine)
+        print(f"[{db}] seeded a city of {total} tickets in {time.perf_counter() - t0:.1f} s")
         status = status_path(gw.signer, reference, token)
         with TestClient(create_app(cfg, gateway=gw)) as c:
             page = c.get("/login").text
@@ -223,12 +171,12 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-def main(part: str, desk_tickets: int) -> None:
+def main(part: str, tickets: int, db: str) -> None:
     if part in ("staff", "all"):
-        staff()
+        staff(db)
     if part in ("citizen", "all"):
         results: dict[str, tuple[float, float]] = {}
-        citizen(results)
+        citizen(results, db, tickets)
         base50 = results["/login"][0]
         print(f"{'page':18} {'p50 ms':>8} {'p95 ms':>8} {'p50/base':>9}  target p95 ≤ 200 ms, CSV ≤ 2000 ms")
         for name, (p50, p95) in results.items():
@@ -236,16 +184,12 @@ def main(part: str, desk_tickets: int) -> None:
             flag = "" if name == "/login" else ("  ok" if p95 <= limit else "  OVER")
             print(f"{name:18} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
     if part in ("desk", "all"):
-        desk_main(desk_tickets)
+        desk_main(tickets, db)
 
 
-def staff() -> None:
-    from tests.conftest import make_config
-
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
-        upgrade(f"sqlite:///{db}")
-        cfg = make_config(Path(tmp), f"sqlite:///{db}")
+def staff(db: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp, bench_database(db, Path(tmp)) as url:
+        cfg = bench_config(Path(tmp), url)
         clock = Clock()
         gw = build_gateway(cfg, clock=clock, roles=set())
         with session_scope(gw.engine, write=True) as s:
@@ -287,68 +231,17 @@ def staff() -> None:
         print(f"{path:18} {p50:8.1f} {p95:8.1f} {p50 / base50:9.1f}x{flag}")
 
 
-RUNNING = ("open", "assigned", "in_progress")
-STREETS = ["Nikole Tesle", "Kralja Petra", "Zmaj Jovina", "Bulevar oslobođenja", "Njegoševa", "Dunavska"]
-
-
-def seed_desk(gw: object, n: int, clock: Clock) -> None:
-    """Bulk rows (not ingest: 100 000 contacts through the inbox take too long for a benchmark),
-    with the same folded search text TicketService would write."""
-    import sqlalchemy as sa
-
-    from gateway.search import search_text
-    from storage.models import Citizen, CitizenIdentity, Ticket
-
-    engine = gw.engine  # type: ignore[attr-defined]
-    statuses = ["received", "open", "assigned", "in_progress", "waiting", "resolved", "closed"]
-    now = clock()
-    chunk = 5000
-    for base in range(0, n, chunk):
-        citizens, identities, tickets = [], [], []
-        for i in range(base, min(n, base + chunk)):
-            citizens.append({"id": i + 1, "name": f"Građanin {i}", "script": "latin", "created_at": now})
-            identities.append(
-                {"citizen_id": i + 1, "kind": "phone", "value": f"+38164{i:07d}", "created_at": now}
-            )
-            status = statuses[i % len(statuses)]
-            street = STREETS[i % len(STREETS)]
-            t = Ticket(
-                reference=f"S48-2026-{i + 1:06d}",
-                public_token=f"tok{i}",
-                channel="sms",
-                status=status,
-                description=f"Rupa na putu u ulici {street} {i % 90 + 1}",
-                work_order_text="",
-                citizen_id=i + 1,
-                category="javna_rasveta" if status != "received" else None,
-                created_at=now - timedelta(minutes=i),
-                updated_at=now,
-                due_at=(now + timedelta(hours=(i % 96) - 48)) if status in RUNNING else None,
-                overdue=False,
-                needs_callback=i % 997 == 0,
-            )
-            t.search_text = search_text(t, f"Građanin {i}", "RS")
-            tickets.append(t.model_dump(exclude={"id"}))
-        with engine.begin() as conn:
-            conn.execute(sa.insert(Citizen), citizens)
-            conn.execute(sa.insert(CitizenIdentity), identities)
-            conn.execute(sa.insert(Ticket), tickets)
-
-
-def desk_main(n: int) -> None:
-    from tests.conftest import make_config
-
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "desk.db"
-        upgrade(f"sqlite:///{db}")
-        cfg = make_config(Path(tmp), f"sqlite:///{db}")
+def desk_main(n: int, db: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp, bench_database(db, Path(tmp)) as url:
+        cfg = bench_config(Path(tmp), url)
         clock = Clock()
         gw = build_gateway(cfg, clock=clock, roles=set())
         with session_scope(gw.engine, write=True) as s:
             add_user(s, username="bench", password="bench-password-1", role="operator")
         t0 = time.perf_counter()
-        seed_desk(gw, n, clock)
-        print(f"\nseeded {n} tickets for the desk pages in {time.perf_counter() - t0:.1f} s")
+        seed_desk(gw.engine, n, clock())
+        analyze(gw.engine)
+        print(f"\n[{db}] seeded {n} tickets for the desk pages in {time.perf_counter() - t0:.1f} s")
         target = n // 2
         paths = [
             "/login",
@@ -401,7 +294,8 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--desk-tickets", type=int, default=100_000)
+    parser.add_argument("--tickets", type=int, default=100_000, help="tickets seeded for citizen and desk")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("part", nargs="?", default="all", choices=("staff", "citizen", "desk", "all"))
     args = parser.parse_args()
-    main(args.part, args.desk_tickets)
+    main(args.part, args.tickets, args.db)

@@ -35,6 +35,15 @@ def apply_queue(query: Any, queue: str | None, now: datetime, tz: ZoneInfo) -> A
     return query
 
 
+def queue_may_hold(queue: str | None, status: str) -> bool:
+    """Whether a ticket in `status` can be in the queue at all."""
+    if queue in ("overdue", "today"):
+        return status in {s.value for s in CLOCK_RUNNING}
+    if queue == "waiting":
+        return status == Status.WAITING.value
+    return True
+
+
 def callback_list(session: Session, *, limit: int = 100) -> list[dict[str, Any]]:
     """Who to call back, oldest first: missed calls and tickets flagged in the review or on their
     page. Operators dial from it, so numbers are shown in full (this is not the utilities' view)."""

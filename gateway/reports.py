@@ -11,15 +11,15 @@ import csv
 import io
 import re
 import statistics
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from gateway.report_queries import EpochWorkingClock, counts, moments, ticket_rows
 from gateway.tickets import CLOCK_RUNNING, Status
 from storage.models import Ticket, TicketEvent
 
@@ -123,151 +123,90 @@ class TicketLine(NamedTuple):  # a tuple: built once per ticket of a month, so i
 
 class WorkingClock:
     """Working hours between two moments, as the SLA counts them (WorkingCalendar's windows), with
-    each local day's windows and running total computed once: a month of tickets costs one calendar
-    lookup per day, not one walk per ticket."""
+    each local day's windows computed once: a month of tickets costs one calendar lookup per day."""
 
     def __init__(self, gw: Gateway) -> None:
-        self.cal = gw.calendar
-        self.tz = gw.calendar.tz
-        # local day → (working seconds before that day since the origin, [(start, end) epoch seconds])
-        self._days: dict[date, tuple[float, list[tuple[float, float]]]] = {}
-        self._origin: date | None = None
-        self._last: date | None = None
-
-    def _windows(self, day: date) -> list[tuple[float, float]]:
-        return [(a.timestamp(), b.timestamp()) for a, b in self.cal.counting_windows(day)]
-
-    def _day(self, day: date) -> tuple[float, list[tuple[float, float]]]:
-        known = self._days.get(day)
-        if known is not None:
-            return known
-        if self._origin is None or self._last is None:
-            self._origin = self._last = day
-            self._days[day] = (0.0, self._windows(day))
-            return self._days[day]
-        if day < self._origin:  # earlier than anything seen: extend backwards
-            cursor = self._origin
-            while cursor > day:
-                before, _ = self._days[cursor]
-                prev = cursor - timedelta(days=1)
-                windows = self._windows(prev)
-                self._days[prev] = (before - sum(b - a for a, b in windows), windows)
-                cursor = prev
-            self._origin = day
-            return self._days[day]
-        cursor = self._last
-        while cursor < day:
-            before, windows = self._days[cursor]
-            nxt = cursor + timedelta(days=1)
-            self._days[nxt] = (before + sum(b - a for a, b in windows), self._windows(nxt))
-            cursor = nxt
-        self._last = day
-        return self._days[day]
-
-    def _upto(self, at: datetime) -> float:
-        before, windows = self._day(at.astimezone(self.tz).date())
-        t = at.timestamp()
-        return before + sum(min(t, b) - a for a, b in windows if t > a)
+        self._clock = EpochWorkingClock(gw.calendar)
 
     def hours(self, a: datetime | None, b: datetime | None) -> float | None:
         if a is None or b is None:
             return None
-        return max(0.0, (self._upto(b) - self._upto(a)) / 3600)
+        self._clock.cover(a.timestamp(), b.timestamp())
+        return self._clock.hours(a.timestamp(), b.timestamp())
 
 
-def _tickets(session: Session, start: datetime, end: datetime) -> list[Any]:
-    query = (
-        sa.select(
-            col(Ticket.id),
-            col(Ticket.reference),
-            col(Ticket.channel),
-            col(Ticket.status),
-            col(Ticket.category),
-            col(Ticket.utility),
-            col(Ticket.created_at),
-            col(Ticket.validated_at),
-            col(Ticket.resolved_at),
-            col(Ticket.due_at),
-            col(Ticket.overdue),
-            col(Ticket.location_text),
-        )
-        .where(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
-        .where(col(Ticket.status) != Status.DISCARDED.value)
-        .order_by(col(Ticket.created_at), col(Ticket.id))
-    )
-    # Core, not the ORM: a month is thousands of rows and they need no identity map.
-    return list(session.connection().execute(query).all())
-
-
-def _reopened(session: Session, start: datetime, end: datetime) -> set[int]:
-    query = (
-        sa.select(col(TicketEvent.ticket_id))
-        .join(Ticket, col(Ticket.id) == col(TicketEvent.ticket_id))
-        .where(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
-        .where(col(TicketEvent.from_status) == Status.RESOLVED.value)
-        .where(col(TicketEvent.to_status) == Status.OPEN.value)
-        .distinct()
-    )
-    return {int(i) for i in session.execute(query).scalars()}
-
-
-def ticket_lines(session: Session, gw: Gateway, period: Period) -> list[TicketLine]:
+def ticket_lines(session: Session, gw: Gateway, period: Period) -> Iterator[TicketLine]:
+    """The period's tickets oldest first, streamed (the tickets CSV of a month)."""
     start, end = period.bounds(gw.calendar.tz)
-    clock = WorkingClock(gw)
-    reopened = _reopened(session, start, end)
-    lines = []
-    for r in _tickets(session, start, end):
-        validated, resolved = r.validated_at, r.resolved_at
-        lines.append(
-            TicketLine(
-                reference=str(r.reference),
-                channel=str(r.channel),
-                status=str(r.status),
-                category=str(r.category or ""),
-                utility=str(r.utility or ""),
-                created_at=r.created_at,
-                validated_at=validated,
-                resolved_at=resolved,
-                due_at=r.due_at,
-                overdue=bool(r.overdue) and r.status in RUNNING,
-                to_validation_h=clock.hours(r.created_at, validated),
-                to_resolution_h=clock.hours(validated, resolved),
-                reopened=int(r.id) in reopened,
-                location=str(r.location_text or ""),
-            )
+    clock = EpochWorkingClock(gw.calendar)
+    # resolution can come months after the period: the windows up to now are known once
+    clock.cover(start.timestamp(), max(end, gw.clock()).timestamp())
+    for r in ticket_rows(session, start, end):
+        if r.resolved_s is not None:
+            clock.cover(r.created_s, r.resolved_s)
+        yield TicketLine(
+            reference=str(r.reference),
+            channel=str(r.channel),
+            status=str(r.status),
+            category=str(r.category or ""),
+            utility=str(r.utility or ""),
+            created_at=r.created_at,
+            validated_at=r.validated_at,
+            resolved_at=r.resolved_at,
+            due_at=r.due_at,
+            overdue=bool(r.overdue) and r.status in RUNNING,
+            to_validation_h=clock.hours(r.created_s, r.validated_s),
+            to_resolution_h=clock.hours(r.validated_s, r.resolved_s),
+            reopened=bool(r.reopened),
+            location=str(r.location_text or ""),
         )
-    return lines
 
 
 def build_report(session: Session, gw: Gateway, period: Period) -> Report:
-    lines = ticket_lines(session, gw, period)
-    by_utility: dict[str, list[TicketLine]] = defaultdict(list)
-    by_category: dict[str, list[TicketLine]] = defaultdict(list)
-    for line in lines:
-        by_utility[line.utility].append(line)
-        by_category[line.category].append(line)
-    return Report(
-        period,
-        _ordered(_row(code, group) for code, group in by_utility.items()),
-        _ordered(_row(code, group) for code, group in by_category.items()),
-        _row("", lines),
-    )
+    """Counts from one GROUP BY; working times from the validated tickets' three moments."""
+    start, end = period.bounds(gw.calendar.tz)
+    by_utility: dict[str, Row] = {}
+    by_category: dict[str, Row] = {}
+    total = Row("")
+    for c in counts(session, start, end):
+        for row in (_at(by_utility, c.utility), _at(by_category, c.category), total):
+            row.received += c.received
+            row.validated += c.validated
+            row.forwarded += c.forwarded
+            row.overdue_now += c.overdue_now
+            row.reopened += c.reopened
+    found = moments(session, start, end)
+    clock = EpochWorkingClock(gw.calendar)
+    if found:
+        clock.cover(min(m.created for m in found), max(m.resolved or m.validated for m in found))
+    # Per (utility, category) first, then merged: one list append per ticket, not three.
+    pairs: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    upto = clock.upto
+    for utility, category, created, validated, resolved in found:
+        lists = pairs.get((utility, category))
+        if lists is None:
+            lists = pairs[(utility, category)] = ([], [])
+        at_validation = upto(validated)
+        lists[0].append(max(0.0, (at_validation - upto(created)) / 3600))
+        if resolved is not None:
+            lists[1].append(max(0.0, (upto(resolved) - at_validation) / 3600))
+    for (utility, category), (to_validation, to_resolution) in pairs.items():
+        within_24 = sum(h <= 24 for h in to_resolution)
+        within_48 = sum(h <= 48 for h in to_resolution)
+        # a ticket added between the two queries has no counts row yet: it gets one
+        for row in (_at(by_utility, utility), _at(by_category, category), total):
+            row.to_validation_h.extend(to_validation)
+            row.to_resolution_h.extend(to_resolution)
+            row.resolved_24h += within_24
+            row.resolved_48h += within_48
+    return Report(period, _ordered(by_utility.values()), _ordered(by_category.values()), total)
 
 
-def _row(code: str, lines: list[TicketLine]) -> Row:
-    resolution = [t.to_resolution_h for t in lines if t.to_resolution_h is not None]
-    return Row(
-        code,
-        received=len(lines),
-        validated=sum(t.validated_at is not None for t in lines),
-        forwarded=sum(t.status == Status.FORWARDED.value for t in lines),
-        resolved_24h=sum(h <= 24 for h in resolution),
-        resolved_48h=sum(h <= 48 for h in resolution),
-        overdue_now=sum(t.overdue for t in lines),
-        reopened=sum(t.reopened for t in lines),
-        to_validation_h=[t.to_validation_h for t in lines if t.to_validation_h is not None],
-        to_resolution_h=resolution,
-    )
+def _at(rows: dict[str, Row], code: str) -> Row:
+    row = rows.get(code)
+    if row is None:
+        row = rows[code] = Row(code)
+    return row
 
 
 def _ordered(rows: Iterable[Row]) -> list[Row]:
@@ -296,8 +235,9 @@ def table_csv(report: Report, name_of: Callable[[str, str], str]) -> str:
     return out.getvalue()
 
 
-def tickets_csv(lines: list[TicketLine], tz: object, *, with_location: bool) -> str:
-    """The period's tickets; the location column only for roles that may see what reporters wrote."""
+def tickets_csv(lines: Iterable[TicketLine], tz: object, *, with_location: bool) -> Iterator[str]:
+    """The period's tickets in chunks of rows; the location column only for roles that may see what
+    reporters wrote."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     head = ["reference", "channel", "status", "category", "utility", "received", "validated", "resolved",
@@ -305,14 +245,19 @@ def tickets_csv(lines: list[TicketLine], tz: object, *, with_location: bool) -> 
     writer.writerow([*head, "location"] if with_location else head)
 
     def when(at: datetime | None) -> str:
-        return at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if at else ""  # type: ignore[arg-type]
+        # isoformat is C-fast; its first 16 characters are the local 'YYYY-MM-DD HH:MM'
+        return at.astimezone(tz).isoformat(" ", "minutes")[:16] if at else ""  # type: ignore[arg-type]
 
-    for t in lines:
+    for n, t in enumerate(lines, 1):
         row = [t.reference, t.channel, t.status, t.category, t.utility, when(t.created_at),
                when(t.validated_at), when(t.resolved_at), when(t.due_at), int(t.overdue),
                _num(t.to_validation_h), _num(t.to_resolution_h), int(t.reopened)]  # fmt: skip
         writer.writerow([*row, t.location] if with_location else row)
-    return out.getvalue()
+        if n % 1000 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 class ReportCache:

@@ -48,19 +48,58 @@ def apply_search(query: Any, session: Session, text: str, region: str) -> Any:
     if _REFERENCE.match(text):
         return query.where(Ticket.reference == text.upper())
     key = identity_key(text, region)
-    # Matching ids are collected first (an index for the reporter, one plain scan of the folded
-    # text), then sorted: walking the newest-first index with a LIKE per row is far slower.
+    trigram = _sqlite_trigram(session)
+    # Matching ids are collected first (an index for the reporter, the substring index for the
+    # folded text), then sorted: walking the newest-first index with a LIKE per row is far slower.
     if key is not None:
         citizens = select(CitizenIdentity.citizen_id).where(
             CitizenIdentity.kind == key[0], CitizenIdentity.value == key[1]
         )
+        in_text: Any = select(Ticket.id).where(col(Ticket.search_text).contains(key[1], autoescape=True))
         ids: Any = sa.union(
             select(Ticket.id).where(col(Ticket.citizen_id).in_(citizens)),
-            select(Ticket.id).where(col(Ticket.search_text).contains(key[1], autoescape=True)),
+            _trigram_ids([key[1]]) if trigram else in_text,
         )
         return query.where(col(Ticket.id).in_(ids))
     needles = [w for w in words(text) if len(w) >= MIN_WORD] or [fold(text)]
     folded = sa.and_(*[col(Ticket.search_text).contains(w, autoescape=True) for w in needles])
     # Tickets from before the search column (NULL) are still found the old way.
     legacy = sa.and_(col(Ticket.search_text).is_(None), col(Ticket.description).ilike(f"%{text}%"))
+    indexed = [w for w in needles if len(w) >= TRIGRAM]
+    if trigram and indexed:
+        # A trigram phrase match is the same substring match as the LIKE (the text is folded to
+        # lower-case ASCII already); only words shorter than a trigram are still matched by LIKE.
+        short = [col(Ticket.search_text).contains(w, autoescape=True) for w in needles if len(w) < TRIGRAM]
+        found = select(Ticket.id).where(col(Ticket.id).in_(_trigram_ids(indexed)), *short)
+        pending = select(Ticket.id).where(legacy)
+        return query.where(col(Ticket.id).in_(sa.union(found, pending)))
     return query.where(col(Ticket.id).in_(select(Ticket.id).where(sa.or_(folded, legacy))))
+
+
+TRIGRAM = 3  # the trigram index serves needles of three characters or more
+_TRIGRAM_TABLE: dict[str, bool] = {}
+
+
+def _sqlite_trigram(session: Session) -> bool:
+    """Whether this SQLite database has migration 0006's trigram table (PostgreSQL's pg_trgm index
+    serves the LIKEs themselves, so it needs no other query)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return False
+    url = str(bind.engine.url) if isinstance(bind, (sa.Engine, sa.Connection)) else ""
+    known = _TRIGRAM_TABLE.get(url)
+    if known is None:
+        found = session.execute(
+            sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_search'")
+        ).first()
+        known = _TRIGRAM_TABLE[url] = found is not None
+    return known
+
+
+def _trigram_ids(needles: list[str]) -> Any:
+    phrase = " AND ".join('"' + n.replace('"', '""') + '"' for n in needles)
+    return (
+        sa.select(sa.column("rowid"))
+        .select_from(sa.table("ticket_search"))
+        .where(sa.text("ticket_search MATCH :phrase").bindparams(phrase=phrase))
+    )

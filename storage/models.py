@@ -55,7 +55,10 @@ class Citizen(SQLModel, table=True):
 
 class CitizenIdentity(SQLModel, table=True):
     __tablename__ = "citizen_identity"
-    __table_args__ = (sa.UniqueConstraint("kind", "value"),)
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "value"),
+        sa.Index("ix_citizen_identity_citizen_kind", "citizen_id", "kind"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     citizen_id: int = Field(foreign_key="citizen.id", index=True)
     kind: str  # "phone" (E.164) | "email" (lower-case)
@@ -80,6 +83,14 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_utility_created", "utility", "created_at"),
         # The call-back queue: a handful of flagged tickets among 100 000 (benchmarks/ui_render.py).
         sa.Index("ix_ticket_callback_created", "needs_callback", "created_at"),
+        # Rows from before the folded search text, which search still matches the old way. Migration
+        # 0006 also adds the substring index on search_text (pg_trgm GIN / SQLite FTS5 trigram).
+        sa.Index(
+            "ix_ticket_search_pending",
+            "id",
+            sqlite_where=sa.text("search_text IS NULL"),
+            postgresql_where=sa.text("search_text IS NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from channels.clock import utc_now
-from gateway.queues import apply_queue
+from gateway.queues import apply_queue, queue_may_hold
 from gateway.search import apply_search
 from gateway.tickets import CLOCK_RUNNING, Status
 from storage.models import OutboxMessage, Ticket
@@ -58,8 +58,15 @@ def inbox(
     # sorting every ticket by a computed key (a full scan at 100 000 tickets).
     newest = (col(Ticket.created_at).desc(), col(Ticket.id).desc())
     received = Status.RECEIVED.value
-    rows = list(session.exec(query.where(Ticket.status == received).order_by(*newest).limit(limit)).all())
-    if len(rows) < limit:
+    # A filter no draft can pass skips the first walk: a planner that does not see the
+    # contradiction (PostgreSQL) would otherwise walk every ticket to find none (121 ms at 100 000).
+    drafts = f.status in (None, received) and queue_may_hold(f.queue, received)
+    rows = (
+        list(session.exec(query.where(Ticket.status == received).order_by(*newest).limit(limit)).all())
+        if drafts
+        else []
+    )
+    if len(rows) < limit and f.status != received:
         rest = query.where(Ticket.status != received).order_by(*newest).limit(limit - len(rows))
         rows += session.exec(rest).all()
     return [

@@ -74,3 +74,24 @@ def test_identity_key_reads_what_a_person_types() -> None:
     assert identity_key(" Pera.Peric@Example.RS ", "RS") == ("email", "pera.peric@example.rs")
     assert identity_key("Nikole Tesle 5", "RS") is None
     assert identity_key("2026", "RS") is None
+
+
+def test_the_search_index_follows_an_edited_text_and_old_rows_are_still_found(
+    client: TestClient, seeded: dict[str, str], gw: Any
+) -> None:
+    import sqlalchemy as sa
+    from sqlmodel import select
+
+    from gateway.tickets import SYSTEM
+    from storage.db import session_scope
+    from storage.models import Ticket
+
+    with session_scope(gw.engine, write=True) as s:
+        ticket = s.exec(select(Ticket).where(Ticket.reference == seeded["sms"])).one()
+        gw.tickets.update_details(s, ticket, SYSTEM, description="Oboreno drvo u Ulici Vojvode Mišića")
+    assert found(client, "vojvode misica") == {seeded["sms"]}
+    assert found(client, "pijace") == set()  # the old words left the index with the old text
+    with session_scope(gw.engine, write=True) as s:  # a row from before the folded text existed
+        s.execute(sa.update(Ticket).where(Ticket.reference == seeded["other"]).values(search_text=None))  # type: ignore[arg-type]
+    assert found(client, "Šahta") == {seeded["other"]}
+    assert found(client, "Đure Đakovića") == {seeded["other"]}
