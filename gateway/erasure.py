@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from gateway.citizens import identity_of, record_pii_access
-from gateway.search import search_text
+from gateway.search import forget_removed_words, search_text
 from gateway.text import mask_pii
 from storage.blobs import BlobStore
 from storage.db import session_scope
@@ -359,6 +359,7 @@ def erase_person(
     with session_scope(engine, write=True) as s:
         subject = find_subject(s, raw, region)
         counts, freed = erase(s, subject, actor, now, region)
+        forget_removed_words(s)
     counts["blobs"] = purge_blobs(engine, blobs, freed)
     log.info("erasure of citizen %s: %d stored files deleted", subject.citizen_id, counts["blobs"])
     return counts

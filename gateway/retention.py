@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from gateway.config import RetentionSettings
 from gateway.erasure import Subject, all_blob_references, drop_work_order_photos, erase, purge_blobs
+from gateway.search import forget_removed_words
 from storage.blobs import BlobStore
 from storage.db import session_scope
 from storage.models import (
@@ -153,6 +154,8 @@ class Retention:
             return counts
         counts["blobs"] = purge_blobs(self.engine, self.blobs, freed | set(self._blob_candidates(now)))
         with session_scope(self.engine, write=True) as s:
+            if counts.get("identities"):
+                forget_removed_words(s)
             s.add(DataRemoval(at=now, actor=actor, action="retention", counts=counts))
         log.info("retention sweep removed %s", " ".join(f"{k}={v}" for k, v in counts.items()))
         return counts

@@ -96,6 +96,13 @@ def _sqlite_trigram(session: Session) -> bool:
     return known
 
 
+def forget_removed_words(session: Session) -> None:
+    """SQLite's FTS5 keeps a removed text's terms in older segments until they merge: merge them
+    now, so an erased or pseudonymised person's words leave the search index as well."""
+    if _sqlite_trigram(session):
+        session.execute(sa.text("INSERT INTO ticket_search(ticket_search) VALUES ('optimize')"))
+
+
 def _trigram_ids(needles: list[str]) -> Any:
     phrase = " AND ".join('"' + n.replace('"', '""') + '"' for n in needles)
     return (

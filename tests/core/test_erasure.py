@@ -207,3 +207,4 @@ def test_erasing_an_email_address_leaves_neither_it_nor_the_name_in_any_row_or_b
     with session_scope(gateway.engine) as s:
         ticket = s.exec(select(Ticket).where(Ticket.reference == reference)).one()
         assert "Ne radi svetlo" in ticket.description
+
