@@ -144,39 +144,13 @@ def telephone_audio(folder: Path, i: int, msg: Message, rng: np.random.Generator
     return audioop.alaw2lin(audioop.lin2alaw(pad + pcm + pad, 2), 2)
 
 
-_UNITS = {
-    "nula": 0, "jedan": 1, "jedna": 1, "dva": 2, "dve": 2, "tri": 3, "cetiri": 4, "pet": 5,
-    "sest": 6, "sedam": 7, "osam": 8, "devet": 9, "deset": 10, "jedanaest": 11, "dvanaest": 12,
-    "trinaest": 13, "cetrnaest": 14, "petnaest": 15, "sesnaest": 16, "sedamnaest": 17,
-    "osamnaest": 18, "devetnaest": 19,
-}  # fmt: skip
-_TENS = {"dvadeset": 20, "trideset": 30, "cetrdeset": 40}
-
-
 def normalised_words(text: str) -> list[str]:
-    """Folded words with spoken numbers as digits, so "četrnaest" and "14" compare equal."""
+    """One form for reference and hypothesis: folded Latin (either script, no diacritics or
+    punctuation, lower case) with spoken numbers as digits, so "četrnaest" and "14" compare equal."""
+    from gateway.numbers import numbers_as_digits
     from gateway.text import words
 
-    tokens = words(text)
-    out: list[str] = []
-    i = 0
-    while i < len(tokens):
-        t = tokens[i]
-        if t in _TENS:
-            value = _TENS[t]
-            j = i + 1
-            if j < len(tokens) and tokens[j] == "i":
-                j += 1
-            if j < len(tokens) and _UNITS.get(tokens[j], 10) < 10:
-                value += _UNITS[tokens[j]]
-                i = j
-            out.append(str(value))
-        elif t in _UNITS:
-            out.append(str(_UNITS[t]))
-        else:
-            out.append(t)
-        i += 1
-    return out
+    return numbers_as_digits(words(text))
 
 
 def wer(refs: list[str], hyps: list[str]) -> float:
@@ -258,6 +232,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=48)
     parser.add_argument("--model-path", help="a CTranslate2 Whisper model directory (default: registry base)")
     parser.add_argument("--show", type=int, default=4, help="print this many reference/hypothesis pairs")
+    parser.add_argument("--dump", type=Path, help="write references and both hypotheses to this JSON file")
     args = parser.parse_args()
 
     from gateway.address import find_address, register_of, suggest_category
@@ -278,6 +253,13 @@ def main() -> None:
         biased = run_worker(models, True, audio_file, args.model_path)
 
     refs = [m.text for m in messages]
+    if args.dump:
+        pairs = zip(messages, plain["texts"], biased["texts"], strict=True)
+        args.dump.write_text(
+            json.dumps(
+                [{"ref": m.text, "plain": p, "biased": b} for m, p, b in pairs], ensure_ascii=False, indent=1
+            )
+        )
     wer_plain, wer_biased = wer(refs, plain["texts"]), wer(refs, biased["texts"])
     cut = (wer_plain - wer_biased) / wer_plain if wer_plain else 0.0
     router = Router(config)
