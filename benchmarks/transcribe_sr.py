@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import subprocess
 import sys
@@ -195,6 +196,7 @@ def worker(models_dir: str, biased: bool, audio_file: str, out: Any, model_path:
     load_s = time.perf_counter() - started
     pcms: list[bytes] = json.loads(Path(audio_file).read_text(), object_hook=None)
     texts, decode_s, audio_s = [], 0.0, 0.0
+    load_before = os.getloadavg()[0]
     for hex_pcm in pcms:
         pcm = bytes.fromhex(hex_pcm)
         began = time.perf_counter()
@@ -210,6 +212,7 @@ def worker(models_dir: str, biased: bool, audio_file: str, out: Any, model_path:
             "load_s": load_s,
             "peak_rss_mb": vm_hwm_mb(),
             "prompt": getattr(transcriber, "prompt", None),
+            "load": (load_before, os.getloadavg()[0]),
         }
     )
 
@@ -290,6 +293,11 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
 
+    print(
+        f"machine: {os.cpu_count()} CPUs; 1-min load average {plain['load'][0]:.1f} → {plain['load'][1]:.1f}"
+        f" while decoding without biasing, {biased['load'][0]:.1f} → {biased['load'][1]:.1f} with"
+        " (each decode wants 2; a load above that inflates RTF)"
+    )
     print(
         f"Serbian telephone test set: {n} messages, {audio_s:.0f} s of audio; voices {', '.join(VOICES)};"
         f" speeds {SPEEDS}; A-law 8 kHz; noise clean/20 dB/10 dB SNR; {len(register)} register streets"
