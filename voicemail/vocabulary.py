@@ -99,12 +99,19 @@ class VocabularyCorrector:
                     done.update((i, i + 1))
                     break
         for i, (heard_stem, ending) in enumerate(heard):
-            if i in done or len(heard_stem) < MIN_TERM_STEM - 1:
+            if i in done or len(heard_stem) < MIN_TERM_STEM:
                 continue
             best = self._best_single(heard_stem)
-            if best is not None:
+            if best is not None and not _fleeting_a(best[1].folded, heard_stem):
                 out[i] = _rewritten(out[i], best[1], ending)
         return out
+
+
+def _fleeting_a(term: str, heard: str) -> bool:
+    # "poklopac" → "poklopca": Serbian drops the last a of the stem when an ending follows; the
+    # heard form is then already right and "poklopaca" would be wrong.
+    cut = term.rfind("a")
+    return cut > 0 and term[:cut] + term[cut + 1 :] == heard
 
 
 _EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.UNICODE | re.DOTALL)

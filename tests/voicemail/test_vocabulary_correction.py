@@ -5,7 +5,16 @@ from __future__ import annotations
 from voicemail.transcript import EngineWord
 from voicemail.vocabulary import VocabularyCorrector
 
-VOCABULARY = ("Njegoševa", "Bulevar oslobođenja", "Zmaj Jovina", "kanalizacij", "kontejner", "sijalic")
+VOCABULARY = (
+    "ulično svetlo",
+    "poklopac",
+    "Njegoševa",
+    "Bulevar oslobođenja",
+    "Zmaj Jovina",
+    "kanalizacij",
+    "kontejner",
+    "sijalic",
+)
 
 
 def _heard(text: str) -> list[EngineWord]:
@@ -36,7 +45,7 @@ def test_catalogue_words_are_mended_in_either_script() -> None:
 
 
 def test_words_far_from_the_vocabulary_stay_as_heard() -> None:
-    said = "dobar dan izvinite što zovem pukla je cev i curi voda"
+    said = "dobar dan izvinite što zovem pukla je cev i curi voda u ulici"
     assert _corrected(said) == said
 
 
@@ -47,3 +56,7 @@ def test_timing_and_confidence_survive_the_correction() -> None:
         (w.start, w.end, w.engine_conf) for w in before
     ]
     assert after[1].word == "Njegoševoj"
+
+
+def test_a_correct_declined_form_is_left_alone() -> None:
+    assert _corrected("nema poklopca na šahtu") == "nema poklopca na šahtu"
