@@ -13,6 +13,7 @@ from rapidfuzz import fuzz
 from sqlmodel import Session
 
 from gateway.config import CategorySettings, Config
+from gateway.numbers import spoken_number
 from gateway.streets import GENERIC_WORDS, Street, load_register
 from gateway.text import fold, words
 from gateway.tickets import TicketService
@@ -30,16 +31,6 @@ STREET_ALONE_SIMILARITY = 0.95
 KEYWORD_SIMILARITY = 0.8
 MIN_FUZZY_KEYWORD = 4
 
-_UNITS = {
-    "nula": 0, "jedan": 1, "jedna": 1, "jedno": 1, "dva": 2, "dve": 2, "dvije": 2, "tri": 3,
-    "cetiri": 4, "pet": 5, "sest": 6, "sedam": 7, "osam": 8, "devet": 9, "deset": 10,
-    "jedanaest": 11, "dvanaest": 12, "trinaest": 13, "cetrnaest": 14, "petnaest": 15,
-    "sesnaest": 16, "sedamnaest": 17, "osamnaest": 18, "devetnaest": 19,
-}  # fmt: skip
-_TENS = {
-    "dvadeset": 20, "trideset": 30, "cetrdeset": 40, "pedeset": 50, "sezdeset": 60,
-    "sedamdeset": 70, "osamdeset": 80, "devedeset": 90, "sto": 100,
-}  # fmt: skip
 _NUMBER_CUES = frozenset({"broj", "broja", "broju", "br", "kucni", "kod", "na"})
 
 
@@ -72,21 +63,7 @@ def _similar(a: str, b: str) -> float:
 
 def _spoken_numbers(tokens: Sequence[str]) -> list[int | None]:
     """Per token: the house number it starts (digits or Serbian number words), else None."""
-    out: list[int | None] = []
-    for i, token in enumerate(tokens):
-        if token.isdigit() and len(token) <= 4:
-            out.append(int(token))
-            continue
-        value = _TENS.get(token)
-        if value is not None:
-            rest = tokens[i + 1 : i + 3]
-            if rest[:1] == ["i"]:
-                rest = rest[1:]
-            unit = _UNITS.get(rest[0]) if rest else None
-            out.append(value + (unit if unit is not None and unit < 10 else 0))
-            continue
-        out.append(_UNITS.get(token))
-    return out
+    return [found[0] if (found := spoken_number(tokens, i)) else None for i in range(len(tokens))]
 
 
 def _street_score(spelling: tuple[str, ...], window: Sequence[str]) -> float:

@@ -20,6 +20,7 @@ from voicemail.pipeline import PipelineTranscriber, model_label
 from voicemail.transcript import EngineResult, EngineWord, TranscriptionError, TranscriptionModelError
 from voicemail.transcription_settings import TranscriptionSettings
 from voicemail.vad import pcm16_to_float, resample
+from voicemail.vocabulary import VocabularyCorrector
 from voicemail.whisper_model import ModelUnavailable, whisper_model_dir
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,9 @@ class WhisperTranscriber(PipelineTranscriber):
         self._multilingual = bool(self._model.model.is_multilingual)
         self.prompt = self._prompt(vocabulary) if settings.vocabulary_prompt else None
         self._prompt_words = frozenset(_folded_words(self.prompt or ""))
+        # The second half of the biasing: near misses of street and catalogue words are spelled
+        # as the vocabulary spells them, which the prompt alone does not achieve on 8 kHz audio.
+        self._corrector = VocabularyCorrector(vocabulary) if settings.vocabulary_prompt else None
         log.info(
             "whisper model %s loaded in %.1f s; vocabulary prompt of %d words",
             self.model_name,
@@ -223,15 +227,19 @@ class WhisperTranscriber(PipelineTranscriber):
             )
         return words, str(info.language)
 
+    def _corrected(self, words: list[EngineWord]) -> list[EngineWord]:
+        return self._corrector.correct(words) if self._corrector is not None else words
+
     def _decode(self, pcm16: bytes, sample_rate: int) -> EngineResult:
         audio = resample(pcm16_to_float(pcm16), sample_rate, WHISPER_RATE)
         language = self._settings.language if self._multilingual else "en"
         try:
             words, detected = self._pass(audio, language, relaxed=False)
             if words:
-                return EngineResult(words, detected)
+                return EngineResult(self._corrected(words), detected)
             words, detected = self._pass(audio, language, relaxed=True)
         except Exception as exc:
             raise TranscriptionError(f"faster-whisper failed to decode the audio: {exc!r}") from exc
+        words = self._corrected(words)
         # Text only a relaxed pass found is kept for the reviewer, marked as such.
         return EngineResult(words, detected, ("relaxed_retry",) if words else ())
