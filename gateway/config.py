@@ -57,7 +57,7 @@ class GatewaySettings(_Strict):
 
 class DatabaseSettings(_Strict):
     url: str = "sqlite:///var/sistem48.db"
-    url_env: str | None = None  # e.g. "SISTEM48_DATABASE_URL": takes precedence when set
+    url_env: str | None = None  # e.g. "SISTEM48_DATABASE_URL": replaces `url`; must then be set
 
     @field_validator("url")
     @classmethod
@@ -236,8 +236,14 @@ class Config(_Strict):
 
     # -- derived values ------------------------------------------------------------------
     def database_url(self) -> str:
-        if self.database.url_env and os.environ.get(self.database.url_env):
-            return os.environ[self.database.url_env]
+        if self.database.url_env:
+            # No fallback to `url`: a missing secrets.env would put the gateway on an empty SQLite file.
+            value = os.environ.get(self.database.url_env)
+            if not value:
+                raise ConfigError(
+                    f"url_env {self.database.url_env} is set in the config but not in the environment"
+                )
+            return value
         url = self.database.url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             rel = url.removeprefix("sqlite:///")
@@ -313,6 +319,10 @@ def load_config(path: Path | None) -> Config:
         defaults = tomllib.loads(EMBEDDED_DEFAULTS.read_text(encoding="utf-8"))
         data["utilities"], data["categories"] = defaults["utilities"], defaults["categories"]
     config = parse_config(data, str(path))
+    try:
+        config.database_url()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if path != EMBEDDED_DEFAULTS:
         # the directory the file is named in (config.example.toml is a symlink into the package)
         anchor_paths(config, path.absolute().parent)

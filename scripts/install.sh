@@ -131,6 +131,7 @@ step "virtualenv $RELEASE"
 "$RELEASE/bin/sistem48" --help >/dev/null
 install -d -m 0755 "$OPT/share"
 cp -r "$SRC/deploy" "$SRC/docs" "$OPT/share/"
+install -m 0644 "$SRC/gateway/defaults/config.example.toml" "$OPT/share/"
 
 step "database migrations"
 as_service "$RELEASE/bin/sistem48" db upgrade

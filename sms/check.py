@@ -20,14 +20,16 @@ _SIM_NEARLY_FULL = 0.8
 _CONNECT_ADVICE = {
     "ERR_NOSIM": "No SIM card: switch the modem off (unplug it), put the SIM in, plug it back.",
     "ERR_DEVICENOTEXIST": "The device {device} does not exist: is the modem plugged in, and does the udev "
-    "rule (deploy/udev/99-sistem48-modem.rules) match it? `ls -l /dev/serial/by-id/` lists the ports.",
+    "rule (/etc/udev/rules.d/99-sistem48-modem.rules, from /opt/sistem48/share/deploy/udev/) match it? "
+    "`ls -l /dev/serial/by-id/` lists the ports.",
     "ERR_DEVICEOPENERROR": "{device} cannot be opened: another program (ModemManager?) holds it. "
     "`apt purge modemmanager` or `systemctl disable --now ModemManager`.",
     "ERR_DEVICENOPERMISSION": "No permission on {device}: the sistem48 user must be in the dialout group "
     'and the udev rule must set GROUP="dialout".',
     "ERR_DEVICEBUSY": "{device} is busy: another program (ModemManager?) holds it.",
     "ERR_TIMEOUT": "No answer on {device}: this is probably not the modem's AT port. USB modems have "
-    "several ttyUSB ports; try the others (docs/install.md lists the right one for common modems).",
+    "several ttyUSB ports; try the others (/opt/sistem48/share/docs/install.md lists the right one "
+    "for common modems).",
     "ERR_NOTCONNECTED": "No answer on {device}: this is probably not the modem's AT port.",
 }
 

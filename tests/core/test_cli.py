@@ -47,6 +47,21 @@ def test_check_config_rejects_a_bad_key_with_exit_2(tmp_path: Path) -> None:
     assert "http.prot: unknown key" in result.output
 
 
+def test_check_config_fails_when_url_env_is_named_but_not_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "pg.toml"
+    path.write_text("[database]\nurl_env = 'SISTEM48_TEST_UNSET_URL'\n")
+    monkeypatch.delenv("SISTEM48_TEST_UNSET_URL", raising=False)
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 2
+    assert "url_env SISTEM48_TEST_UNSET_URL is set in the config but not in the environment" in result.output
+    monkeypatch.setenv("SISTEM48_TEST_UNSET_URL", "postgresql+psycopg://u@127.0.0.1/x")
+    result = runner.invoke(app, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "127.0.0.1/x" in result.output
+
+
 def test_token_and_user_are_stored_hashed(cfg_file: Path, db_url: str) -> None:
     result = runner.invoke(
         app, ["token", "create", "--role", "utility", "--utility", "vodovod", "--config", str(cfg_file)]

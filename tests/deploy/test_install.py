@@ -146,6 +146,9 @@ def test_install_lays_out_config_secrets_data_release_and_units(installed: tuple
     assert len(secrets.read_text().split("SISTEM48_SECRET=")[1].split()[0]) == 64
     assert stat.S_IMODE((root / "etc/sistem48/config.toml").stat().st_mode) == 0o640
     assert f'data_dir = "{root}/var/lib/sistem48"' in (root / "etc/sistem48/config.toml").read_text()
+    # the installed config's header names where every key is documented: it must be there
+    assert "/opt/sistem48/share/config.example.toml" in (root / "etc/sistem48/config.toml").read_text()
+    assert (root / "opt/sistem48/share/config.example.toml").is_file()
     venv = root / "opt/sistem48/venv"
     assert venv.is_symlink() and os.readlink(venv).startswith("releases/0.1.0-")
     assert (venv / "bin/sistem48").exists()
