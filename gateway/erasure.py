@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -186,6 +185,8 @@ def export_json(data: dict[str, Any]) -> str:
 
 def export_html(data: dict[str, Any]) -> str:
     """The same export, readable by the citizen in a browser (Serbian Latin, English)."""
+    import jinja2  # here, not at the top: transcription workers import this module and no web stack
+
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_TEMPLATE.read_text(encoding="utf-8")).render(d=data)
 
